@@ -1,0 +1,25 @@
+"Run every notebook in `nbs/` as one test case, each in its own process, so a failing notebook is named."
+import os, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (ROOT / "nbs").rglob("*.ipynb")
+                   if ".ipynb_checkpoints" not in p.parts and not p.name.startswith("_"))
+
+RUNNER = """
+import sys
+from nbdev.test import test_nb
+ok, secs = test_nb(sys.argv[1], skip_flags=sys.argv[2].split(',') if sys.argv[2] else None,
+                   force_flags=sys.argv[3].split(',') if sys.argv[3] else None, cell_timeout=1200)
+print(f"{sys.argv[1]}: {'ok' if ok else 'FAILED'} in {secs:.1f}s")
+sys.exit(0 if ok else 1)
+"""
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "nbs")))
+def test_notebook(notebook, request):
+    quick = request.config.getoption("--quick")
+    skip, force = ("slow", "") if quick else ("", "slow")
+    proc = subprocess.run([sys.executable, "-c", RUNNER, str(notebook), skip, force],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.returncode == 0, f"{notebook.name} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-12000:]}"
