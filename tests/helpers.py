@@ -1,0 +1,12 @@
+"Shared helpers for the tests: import order (MLX via the package first), tolerances, torch <-> numpy."
+import mlx_modernbert.backend  # noqa: F401  (loads OpenBLAS before anything imports mlx.core)
+import numpy as np
+
+def max_abs_diff(a, b) -> float:
+    "Largest absolute difference between two array-likes (MLX, torch or numpy)."
+    to_np = lambda x: x.detach().float().numpy() if hasattr(x, "detach") else np.array(x, dtype=np.float32)
+    return float(np.abs(to_np(a) - to_np(b)).max())
+
+def report(name:str, diff:float):
+    "Print a measured difference so `pytest -s` shows the figures the closing note quotes."
+    print(f"\n[parity] {name}: max |diff| = {diff:.3e}")
