@@ -25,4 +25,5 @@ def test_fresh_clone_runs_main_job(tmp_path):
     assert "installing uv" in proc.stderr  # it really started without uv
     if sys.platform == "linux":
         assert info["blas"].startswith("OpenBLAS"), info["blas"]
-        assert info["matmul_gflops_fp32"] > 100, info
+        # the bundled reference BLAS gives ~5 GFLOP/s here, OpenBLAS ~170-200 on an idle machine
+        assert info["matmul_gflops_fp32"] > 30, info
