@@ -86,3 +86,9 @@ def test_config_init_and_validate(tmp_path):
     (tmp_path / "bad.yaml").write_text("epochs: lots\n")
     r = cli("config", "validate", tmp_path / "bad.yaml")
     assert r.returncode == 2 and "should be int" in r.stdout
+
+def test_benchmark_prints_figures(tmp_path):
+    r = cli("benchmark", "--batch-size", "2", "--seq-length", "16", "--steps", "2", "--warmup", "1", "--output", tmp_path / "b.json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    figures = json.loads((tmp_path / "b.json").read_text())
+    assert figures["train_tokens_per_s"] > 0 and figures["infer_tokens_per_s"] > 0 and figures["peak_memory_gib"] > 0
