@@ -92,3 +92,11 @@ def test_benchmark_prints_figures(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     figures = json.loads((tmp_path / "b.json").read_text())
     assert figures["train_tokens_per_s"] > 0 and figures["infer_tokens_per_s"] > 0 and figures["peak_memory_gib"] > 0
+
+def test_benchmark_compare_torch(tmp_path):
+    pytest.importorskip("torch")
+    r = cli("benchmark", "--batch-size", "2", "--seq-length", "16", "--steps", "2", "--warmup", "1", "--compare", "torch",
+            "--output", tmp_path / "b.json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    cmp = json.loads((tmp_path / "b.json").read_text())["compare_torch"]
+    assert cmp["mlx_step_s"] > 0 and cmp["torch_step_s"] > 0 and cmp["speedup_vs_torch"] > 0
