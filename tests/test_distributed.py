@@ -1,0 +1,62 @@
+"Data-parallel training with MLX's ring backend: 2 processes x batch b equal 1 process x batch 2b."
+import subprocess, sys, textwrap
+from pathlib import Path
+import pytest
+
+SCRIPT = textwrap.dedent('''
+    import sys, numpy as np
+    from pathlib import Path
+    from mlx.utils import tree_flatten
+    from mlx_modernbert.backend import mx
+    from mlx_modernbert.config import ModernBertConfig
+    from mlx_modernbert.modernbert import ModernBertForSequenceClassification
+    from mlx_modernbert.hub import init_weights, save_safetensors
+    from mlx_modernbert.loaders import TextLoader
+    from mlx_modernbert.trainer import Learner, TrainConfig
+    from mlx_modernbert.tracking import MetricsLogger
+    out, mode = Path(sys.argv[1]), sys.argv[2]
+    group = mx.distributed.init() if mode == "dist" else None
+    rank, world = (group.rank(), group.size()) if group else (0, 1)
+    cfg = ModernBertConfig(vocab_size=100, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                           local_attention=8, pad_token_id=0, num_labels=2)
+    mx.random.seed(0)
+    model = init_weights(ModernBertForSequenceClassification(cfg))
+    rng = np.random.default_rng(0)
+    rows = [rng.integers(1, 100, n).astype(np.int32) for n in rng.integers(5, 30, 70)]
+    labels = rng.integers(0, 2, 70)
+    loader = TextLoader(rows, labels, batch_size=8 // world, seed=1, rank=rank, world=world)
+    learn = Learner(model, loader, task="binary", config=TrainConfig(epochs=2, lr=3e-3), callbacks=[MetricsLogger(out / mode)])
+    learn.fit()
+    if rank == 0: save_safetensors(dict(tree_flatten(model.parameters())), out / f"{mode}.safetensors")
+    print(f"rank {rank}/{world}: {learn.step} updates", flush=True)
+''')
+
+@pytest.mark.slow
+def test_two_processes_equal_one_process_with_double_batch(tmp_path):
+    script = tmp_path / "train.py"; script.write_text(SCRIPT)
+    r = subprocess.run([sys.executable, str(script), str(tmp_path), "single"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    launch = Path(sys.executable).with_name("mlx.launch")
+    r = subprocess.run([str(launch), "-n", "2", "--backend", "ring", "--python", sys.executable, str(script), str(tmp_path), "dist"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert "rank 0/2" in r.stdout and "rank 1/2" in r.stdout
+    from mlx_modernbert.backend import mx
+    a, b = mx.load(str(tmp_path / "single.safetensors")), mx.load(str(tmp_path / "dist.safetensors"))
+    diff = max(float(mx.abs(a[k] - b[k]).max()) for k in a)
+    print(f"\n[distributed] max |1 process x 8 - 2 processes x 4| after 2 epochs = {diff:.2e}")
+    assert diff < 1e-5
+    single_log = (tmp_path / "single" / "metrics.jsonl").read_text().splitlines()
+    dist_log = (tmp_path / "dist" / "metrics.jsonl").read_text().splitlines()
+    assert len(dist_log) == len(single_log)   # written once (rank 0), not once per process
+
+@pytest.mark.slow
+def test_cli_train_under_mlx_launch_writes_one_run_folder(tmp_path):
+    launch = Path(sys.executable).with_name("mlx.launch")
+    cli = Path(sys.executable).with_name("mlx-modernbert")
+    r = subprocess.run([str(launch), "-n", "2", "--backend", "ring", "--python", sys.executable, str(cli), "train",
+                        "--preset", "test", "--output", str(tmp_path), "--no-mlflow"], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    runs = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1, runs                                    # rank 0 alone writes
+    assert (runs[0] / "submission.csv").exists() and (runs[0] / "model" / "checkpoints" / "best").exists()
