@@ -60,3 +60,40 @@ def test_cli_train_under_mlx_launch_writes_one_run_folder(tmp_path):
     runs = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert len(runs) == 1, runs                                    # rank 0 alone writes
     assert (runs[0] / "submission.csv").exists() and (runs[0] / "model" / "checkpoints" / "best").exists()
+
+KILL_SCRIPT = textwrap.dedent('''
+    import os, signal, sys, numpy as np
+    from pathlib import Path
+    from mlx_modernbert.backend import mx
+    from mlx_modernbert.config import ModernBertConfig
+    from mlx_modernbert.modernbert import ModernBertForSequenceClassification
+    from mlx_modernbert.hub import init_weights
+    from mlx_modernbert.loaders import TextLoader
+    from mlx_modernbert.trainer import Learner, TrainConfig, Callback
+    from mlx_modernbert.checkpoint import CheckpointCallback
+    out = Path(sys.argv[1])
+    g = mx.distributed.init(); rank, world = g.rank(), g.size()
+    cfg = ModernBertConfig(vocab_size=100, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, pad_token_id=0)
+    model = init_weights(ModernBertForSequenceClassification(cfg))
+    rng = np.random.default_rng(0)
+    rows = [rng.integers(1, 100, 12).astype(np.int32) for _ in range(160)]; labels = rng.integers(0, 2, 160)
+    class Die(Callback):
+        def after_batch(self):
+            if rank == 1 and self.learn.epoch == 1 and self.learn.step == self.learn.updates_per_epoch + 3: os.kill(os.getpid(), signal.SIGKILL)
+    Learner(model, TextLoader(rows, labels, 4, rank=rank, world=world), config=TrainConfig(epochs=3),
+            callbacks=[Die(), CheckpointCallback(out / "checkpoints", keep_last=2, best_only=False)]).fit()
+    print(f"rank {rank} finished", flush=True)
+''')
+
+@pytest.mark.slow
+def test_a_dead_process_stops_the_others_and_keeps_the_checkpoint(tmp_path):
+    script = tmp_path / "kill.py"; script.write_text(KILL_SCRIPT)
+    launch = Path(sys.executable).with_name("mlx.launch")
+    # the subprocess timeout is the "never hang" check: the launcher must end the survivors itself
+    r = subprocess.run([str(launch), "-n", "2", "--backend", "ring", "--python", sys.executable, str(script), str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert "rank 0 finished" not in r.stdout and "rank 1 finished" not in r.stdout
+    ck = tmp_path / "checkpoints" / "epoch-001"
+    assert (ck / "trainer_state.json").exists() and not list((tmp_path / "checkpoints").glob(".*tmp*"))
+    from mlx_modernbert.modernbert import ModernBertForSequenceClassification
+    assert ModernBertForSequenceClassification.from_pretrained(ck).config.num_labels == 2   # intact, loadable
