@@ -7,7 +7,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/main.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/49_main.ipynb #33380e2a
+# %% ../nbs/49_main.ipynb #4ae387d4
 from .cli import main
 
 if __name__ == "__main__" and "__file__" in globals(): main()  # not when this notebook runs

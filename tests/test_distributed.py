@@ -25,10 +25,18 @@ SCRIPT = textwrap.dedent('''
     rows = [rng.integers(1, 100, n).astype(np.int32) for n in rng.integers(5, 30, 70)]
     labels = rng.integers(0, 2, 70)
     loader = TextLoader(rows, labels, batch_size=8 // world, seed=1, rank=rank, world=world)
-    learn = Learner(model, loader, task="binary", config=TrainConfig(epochs=2, lr=3e-3), callbacks=[MetricsLogger(out / mode)])
+    val = TextLoader(rows[:45], labels[:45], batch_size=8)   # whole on every process; predictions are split among them
+    learn = Learner(model, loader, val, task="binary", config=TrainConfig(epochs=2, lr=3e-3), callbacks=[MetricsLogger(out / mode)])
     learn.fit()
     if rank == 0: save_safetensors(dict(tree_flatten(model.parameters())), out / f"{mode}.safetensors")
-    print(f"rank {rank}/{world}: {learn.step} updates", flush=True)
+    seen = []
+    class Counting:   # the model, counting the rows this process predicts
+        def eval(self): model.eval()
+        def __call__(self, ids, mask): seen.append(ids.shape[0]); return model(ids, mask)
+    from mlx_modernbert.trainer import predict_outputs
+    out_all, idx = predict_outputs(Counting(), val, group=group)
+    print(f"rank {rank}/{world}: {learn.step} updates, predicted {sum(seen)} of {len(idx)} rows, sum {float(out_all.sum()):.6f}, "
+          f"rows {sorted(idx.tolist()) == list(range(45))}", flush=True)
 ''')
 
 @pytest.mark.slow
@@ -49,6 +57,16 @@ def test_two_processes_equal_one_process_with_double_batch(tmp_path):
     single_log = (tmp_path / "single" / "metrics.jsonl").read_text().splitlines()
     dist_log = (tmp_path / "dist" / "metrics.jsonl").read_text().splitlines()
     assert len(dist_log) == len(single_log)   # written once (rank 0), not once per process
+    # validation: each process predicted part of the rows, every process got all outputs, metrics match one process
+    import json, re
+    shares = [int(n) for n in re.findall(r"predicted (\d+) of 45 rows", r.stdout)]
+    assert len(shares) == 2 and sum(shares) == 45 and max(shares) < 45, r.stdout
+    sums = re.findall(r"sum (-?[\d.]+), rows True", r.stdout)
+    assert len(sums) == 2 and sums[0] == sums[1], r.stdout
+    epochs = lambda log: [r for r in map(json.loads, log) if "val_loss" in r]
+    assert len(epochs(single_log)) == 2
+    for a, b in zip(epochs(single_log), epochs(dist_log)):
+        assert abs(a["val_loss"] - b["val_loss"]) < 1e-5 and a["accuracy"] == b["accuracy"], (a, b)
 
 @pytest.mark.slow
 def test_cli_train_under_mlx_launch_writes_one_run_folder(tmp_path):
@@ -59,7 +77,28 @@ def test_cli_train_under_mlx_launch_writes_one_run_folder(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     runs = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert len(runs) == 1, runs                                    # rank 0 alone writes
-    assert (runs[0] / "submission.csv").exists() and (runs[0] / "model" / "checkpoints" / "best").exists()
+    assert (runs[0] / "submission.csv").exists() and (runs[0] / "model" / "checkpoints" / "final").exists()
+
+@pytest.mark.slow
+def test_folds_placed_on_different_processes(tmp_path):
+    launch = Path(sys.executable).with_name("mlx.launch")
+    cli = Path(sys.executable).with_name("mlx-modernbert")
+    r = subprocess.run([str(launch), "-n", "2", "--backend", "ring", "--python", sys.executable, str(cli), "train",
+                        "--preset", "test", "--folds", "3", "--distribute", "folds", "--output", str(tmp_path), "--no-mlflow"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    runs = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1, runs                                     # one shared run folder
+    run = runs[0]
+    assert "fold-0: 64 train rows, 32 validation rows (process 0 of 2)" in (run / "run.log").read_text()
+    assert "fold-1: 64 train rows, 32 validation rows (process 1 of 2)" in (run / "run-rank1.log").read_text()
+    assert "(process 0 of 2)" in (run / "run.log").read_text().split("fold-2:")[1]   # rank 0 took fold 2 as well
+    import json, pandas as pd
+    scores = json.loads((run / "scores.json").read_text())
+    assert len(scores["scores"]) == 3 and all(0 <= s <= 1 for s in scores["scores"])
+    oof = pd.read_csv(run / "oof.csv")
+    assert sorted(oof["row"]) == list(range(96))                     # every row predicted by the fold that did not see it
+    assert len(pd.read_csv(run / "submission.csv")) == 418
 
 KILL_SCRIPT = textwrap.dedent('''
     import os, signal, sys, numpy as np

@@ -23,7 +23,7 @@ def test_titanic_train_and_predict(tmp_path):
     run = run_folder(r.stdout)
     names = {p.name for p in run.iterdir()}
     assert {"config.yaml", "run.log", "scores.json", "validation_predictions.csv", "model", "mlflow.db"} <= names, names
-    assert (run / "model" / "metrics.csv").exists() and (run / "model" / "checkpoints" / "best" / "config.json").exists()
+    assert (run / "model" / "metrics.csv").exists() and (run / "model" / "checkpoints" / "final" / "config.json").exists()
     test_csv = ROOT / "mlx_modernbert" / "data" / "titanic" / "test.csv"
     r = cli("predict", "--test", test_csv, "--checkpoint", run, "--output", tmp_path / "submission.csv")
     assert r.returncode == 0, r.stderr[-3000:]

@@ -16,10 +16,15 @@ print(f"{sys.argv[1]}: {'ok' if ok else 'FAILED'} in {secs:.1f}s")
 sys.exit(0 if ok else 1)
 """
 
+# Tutorials train for real; here they run with tiny settings (environment variables outrank their presets).
+TUTORIAL_ENV = {"MLX_MODERNBERT_LIMIT_ROWS": "96", "MLX_MODERNBERT_EPOCHS": "1", "MLX_MODERNBERT_FOLDS": "2",
+                "MLX_MODERNBERT_MAX_LENGTH": "48"}
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "nbs")))
 def test_notebook(notebook, request):
     quick = request.config.getoption("--quick")
     skip, force = ("slow", "") if quick else ("", "slow")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(TUTORIAL_ENV if "tutorials" in notebook.parts else {})}
     proc = subprocess.run([sys.executable, "-c", RUNNER, str(notebook), skip, force],
-                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                          capture_output=True, text=True, cwd=ROOT, env=env)
     assert proc.returncode == 0, f"{notebook.name} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-12000:]}"

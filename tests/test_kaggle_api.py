@@ -1,0 +1,96 @@
+"""The Kaggle commands through the official `kaggle` package, with only its HTTP boundary replaced: a local server
+speaking the API's endpoints (the package's own `KAGGLE_API_ENVIRONMENT=LOCALHOST` points its client at http://localhost)."""
+import io, json, os, subprocess, sys, threading, zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+import pytest
+
+pytest.importorskip("kaggle.api.kaggle_api_extended")
+CLI = str(Path(sys.executable).with_name("mlx-modernbert"))
+SERVICE = "/api/v1/competitions.CompetitionApiService/"
+
+def competition_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("train.csv", "PassengerId,Survived\n1,0\n2,1\n")
+        z.writestr("test.csv", "PassengerId\n3\n")
+    return buf.getvalue()
+
+class FakeKaggle(BaseHTTPRequestHandler):
+    "Kaggle's competition endpoints, recording every request."
+    calls, uploads = [], {}
+
+    def log_message(self, *args): pass
+
+    def _reply(self, code:int, body:bytes=b"", headers:dict|None=None):
+        self.send_response(code)
+        for k, v in (headers or {}).items(): self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+
+    def _json(self, code:int, obj:dict): self._reply(code, json.dumps(obj).encode(), {"Content-Type": "application/json"})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        FakeKaggle.calls.append((self.path, body, self.headers.get("Authorization", "")))
+        if self.path == SERVICE + "DownloadDataFiles":
+            if body.get("competitionName") != "titanic":
+                return self._json(403, {"code": 403, "message": "You must accept this competition's rules"})
+            return self._reply(302, headers={"Location": "http://localhost/files/titanic.zip"})
+        if self.path == SERVICE + "StartSubmissionUpload":
+            return self._json(200, {"createUrl": "http://localhost/upload/blob-1", "token": "blob-token-1"})
+        if self.path == SERVICE + "CreateSubmission":
+            ok = body.get("blobFileTokens") == "blob-token-1" and "blob-1" in FakeKaggle.uploads
+            return self._json(200 if ok else 400, {"message": "Successfully submitted to Titanic" if ok else "no upload"})
+        self._json(404, {"code": 404, "message": f"unknown endpoint {self.path}"})
+
+    def do_GET(self):
+        FakeKaggle.calls.append((self.path, None, self.headers.get("Authorization", "")))
+        if self.path == "/files/titanic.zip":
+            return self._reply(200, competition_zip(), {"Content-Type": "application/zip",
+                                                       "Last-Modified": "Mon, 02 Nov 2026 10:00:00 GMT"})
+        self._reply(404)
+
+    def do_PUT(self):
+        data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        FakeKaggle.uploads[self.path.rsplit("/", 1)[-1]] = data
+        self._json(200, {})
+
+@pytest.fixture
+def kaggle_server(tmp_path):
+    FakeKaggle.calls, FakeKaggle.uploads = [], {}
+    try: server = ThreadingHTTPServer(("127.0.0.1", 80), FakeKaggle)   # the client's local endpoint is http://localhost
+    except PermissionError: pytest.skip("binding port 80 needs root (the kaggle client's local endpoint)")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**os.environ, "KAGGLE_API_ENVIRONMENT": "LOCALHOST", "KAGGLE_USERNAME": "tester", "KAGGLE_KEY": "secret-key",
+           "HOME": str(tmp_path), "NO_PROXY": "localhost,127.0.0.1"}
+    yield env
+    server.shutdown(); server.server_close()
+
+def run(args, env, cwd):
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+def test_download_through_the_kaggle_client(kaggle_server, tmp_path):
+    r = run(["kaggle", "download", "titanic", "--folder", "data"], kaggle_server, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "data" / "train.csv").read_text().startswith("PassengerId,Survived")
+    assert (tmp_path / "data" / "test.csv").exists()
+    path, body, auth = FakeKaggle.calls[0]
+    assert path == SERVICE + "DownloadDataFiles" and body == {"competitionName": "titanic"}
+    assert auth.startswith("Basic ")                      # the credentials from the environment were sent
+
+def test_download_refused_is_one_clear_line(kaggle_server, tmp_path):
+    r = run(["kaggle", "download", "some-other-competition"], kaggle_server, tmp_path)
+    assert r.returncode == 2 and "could not download 'some-other-competition'" in r.stdout and "Traceback" not in r.stdout + r.stderr
+
+def test_submit_uploads_the_file_and_creates_the_submission(kaggle_server, tmp_path):
+    sub = tmp_path / "submission.csv"; sub.write_text("PassengerId,Survived\n892,0\n893,1\n")
+    r = run(["kaggle", "submit", str(sub), "--competition", "titanic", "-m", "mlx fold ensemble"], kaggle_server, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Successfully submitted to Titanic" in r.stdout
+    paths = [c[0] for c in FakeKaggle.calls]
+    assert paths == [SERVICE + "StartSubmissionUpload", SERVICE + "CreateSubmission"]
+    start, create = FakeKaggle.calls[0][1], FakeKaggle.calls[1][1]
+    assert start["competitionName"] == "titanic" and start["fileName"] == "submission.csv" and int(start["contentLength"]) == sub.stat().st_size
+    assert FakeKaggle.uploads["blob-1"] == sub.read_bytes()
+    assert create["blobFileTokens"] == "blob-token-1" and create["submissionDescription"] == "mlx fold ensemble"
