@@ -1,5 +1,5 @@
 "Data-parallel training with MLX's ring backend: 2 processes x batch b equal 1 process x batch 2b."
-import subprocess, sys, textwrap
+import os, shutil, subprocess, sys, textwrap
 from pathlib import Path
 import pytest
 
@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent('''
     from mlx_modernbert.trainer import Learner, TrainConfig
     from mlx_modernbert.tracking import MetricsLogger
     out, mode = Path(sys.argv[1]), sys.argv[2]
-    group = mx.distributed.init() if mode == "dist" else None
+    group = mx.distributed.init(strict=True, backend=sys.argv[3]) if mode == "dist" else None
     rank, world = (group.rank(), group.size()) if group else (0, 1)
     cfg = ModernBertConfig(vocab_size=100, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
                            local_attention=8, pad_token_id=0, num_labels=2)
@@ -45,7 +45,7 @@ def test_two_processes_equal_one_process_with_double_batch(tmp_path):
     r = subprocess.run([sys.executable, str(script), str(tmp_path), "single"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     launch = Path(sys.executable).with_name("mlx.launch")
-    r = subprocess.run([str(launch), "-n", "2", "--backend", "ring", "--python", sys.executable, str(script), str(tmp_path), "dist"],
+    r = subprocess.run([str(launch), "-n", "2", "--backend", "ring", "--python", sys.executable, str(script), str(tmp_path), "dist", "ring"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert "rank 0/2" in r.stdout and "rank 1/2" in r.stdout
@@ -67,6 +67,28 @@ def test_two_processes_equal_one_process_with_double_batch(tmp_path):
     assert len(epochs(single_log)) == 2
     for a, b in zip(epochs(single_log), epochs(dist_log)):
         assert abs(a["val_loss"] - b["val_loss"]) < 1e-5 and a["accuracy"] == b["accuracy"], (a, b)
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("mpirun") is None, reason="MPI is not installed (Debian: apt-get install openmpi-bin)")
+def test_mpi_backend_two_processes_equal_one_process(tmp_path):
+    "The same equivalence through MPI: mpirun starts the processes, MLX's MPI backend sums the gradients."
+    script = tmp_path / "train.py"; script.write_text(SCRIPT)
+    r = subprocess.run([sys.executable, str(script), str(tmp_path), "single"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    env = dict(os.environ)
+    libdir = tmp_path / "mpilib"
+    if not any(Path(d, "libmpi.so").exists() for d in ["/usr/lib/x86_64-linux-gnu", "/usr/lib", "/usr/local/lib"]):
+        found = sorted(Path("/usr/lib/x86_64-linux-gnu").glob("libmpi.so.*"))   # Debian's runtime package lacks the dev symlink
+        if found: libdir.mkdir(); (libdir / "libmpi.so").symlink_to(found[0]); env["LD_LIBRARY_PATH"] = f"{libdir}:{env.get('LD_LIBRARY_PATH', '')}"
+    r = subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-x", "LD_LIBRARY_PATH", "-np", "2",
+                        sys.executable, str(script), str(tmp_path), "dist", "mpi"], capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert "rank 0/2" in r.stdout and "rank 1/2" in r.stdout
+    from mlx_modernbert.backend import mx
+    a, b = mx.load(str(tmp_path / "single.safetensors")), mx.load(str(tmp_path / "dist.safetensors"))
+    diff = max(float(mx.abs(a[k] - b[k]).max()) for k in a)
+    print(f"\n[distributed, MPI] max |1 process x 8 - 2 processes x 4| after 2 epochs = {diff:.2e}")
+    assert diff < 1e-5
 
 @pytest.mark.slow
 def test_cli_train_under_mlx_launch_writes_one_run_folder(tmp_path):
