@@ -39,21 +39,30 @@ SCRIPT = textwrap.dedent('''
           f"rows {sorted(idx.tolist()) == list(range(45))}", flush=True)
 ''')
 
-@pytest.mark.slow
-def test_two_processes_equal_one_process_with_double_batch(tmp_path):
+def train_one_process(tmp_path) -> Path:
+    "Write SCRIPT and run it in one process (batch 8): the reference weights."
     script = tmp_path / "train.py"; script.write_text(SCRIPT)
     r = subprocess.run([sys.executable, str(script), str(tmp_path), "single"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    launch = Path(sys.executable).with_name("mlx.launch")
-    r = subprocess.run([str(launch), "-n", "2", "--backend", "ring", "--python", sys.executable, str(script), str(tmp_path), "dist", "ring"],
-                       capture_output=True, text=True, timeout=600)
+    return script
+
+def assert_same_weights_as_one_process(r, tmp_path, backend:str):
+    "The 2-process run `r` succeeded on both ranks and ended with the one-process weights."
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert "rank 0/2" in r.stdout and "rank 1/2" in r.stdout
     from mlx_modernbert.backend import mx
     a, b = mx.load(str(tmp_path / "single.safetensors")), mx.load(str(tmp_path / "dist.safetensors"))
     diff = max(float(mx.abs(a[k] - b[k]).max()) for k in a)
-    print(f"\n[distributed] max |1 process x 8 - 2 processes x 4| after 2 epochs = {diff:.2e}")
+    print(f"\n[distributed, {backend}] max |1 process x 8 - 2 processes x 4| after 2 epochs = {diff:.2e}")
     assert diff < 1e-5
+
+@pytest.mark.slow
+def test_two_processes_equal_one_process_with_double_batch(tmp_path):
+    script = train_one_process(tmp_path)
+    launch = Path(sys.executable).with_name("mlx.launch")
+    r = subprocess.run([str(launch), "-n", "2", "--backend", "ring", "--python", sys.executable, str(script), str(tmp_path), "dist", "ring"],
+                       capture_output=True, text=True, timeout=600)
+    assert_same_weights_as_one_process(r, tmp_path, "ring")
     single_log = (tmp_path / "single" / "metrics.jsonl").read_text().splitlines()
     dist_log = (tmp_path / "dist" / "metrics.jsonl").read_text().splitlines()
     assert len(dist_log) == len(single_log)   # written once (rank 0), not once per process
@@ -72,9 +81,7 @@ def test_two_processes_equal_one_process_with_double_batch(tmp_path):
 @pytest.mark.skipif(shutil.which("mpirun") is None, reason="MPI is not installed (Debian: apt-get install openmpi-bin)")
 def test_mpi_backend_two_processes_equal_one_process(tmp_path):
     "The same equivalence through MPI: mpirun starts the processes, MLX's MPI backend sums the gradients."
-    script = tmp_path / "train.py"; script.write_text(SCRIPT)
-    r = subprocess.run([sys.executable, str(script), str(tmp_path), "single"], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    script = train_one_process(tmp_path)
     env = dict(os.environ)
     libdir = tmp_path / "mpilib"
     if not any(Path(d, "libmpi.so").exists() for d in ["/usr/lib/x86_64-linux-gnu", "/usr/lib", "/usr/local/lib"]):
@@ -82,13 +89,7 @@ def test_mpi_backend_two_processes_equal_one_process(tmp_path):
         if found: libdir.mkdir(); (libdir / "libmpi.so").symlink_to(found[0]); env["LD_LIBRARY_PATH"] = f"{libdir}:{env.get('LD_LIBRARY_PATH', '')}"
     r = subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-x", "LD_LIBRARY_PATH", "-np", "2",
                         sys.executable, str(script), str(tmp_path), "dist", "mpi"], capture_output=True, text=True, timeout=600, env=env)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-    assert "rank 0/2" in r.stdout and "rank 1/2" in r.stdout
-    from mlx_modernbert.backend import mx
-    a, b = mx.load(str(tmp_path / "single.safetensors")), mx.load(str(tmp_path / "dist.safetensors"))
-    diff = max(float(mx.abs(a[k] - b[k]).max()) for k in a)
-    print(f"\n[distributed, MPI] max |1 process x 8 - 2 processes x 4| after 2 epochs = {diff:.2e}")
-    assert diff < 1e-5
+    assert_same_weights_as_one_process(r, tmp_path, "MPI")
 
 @pytest.mark.slow
 def test_cli_train_under_mlx_launch_writes_one_run_folder(tmp_path):
