@@ -21,7 +21,9 @@ __all__ = ['MODELS', 'benchmark_model', 'run_benchmark', 'compare_torch', 'titan
 # %% ../nbs/41_benchmark.ipynb #a03a024a
 MODELS = {"modernbert-tiny": modernbert_tiny, "modernbert-base": modernbert_base}
 
-def benchmark_model(name:str):
+def benchmark_model(
+    name:str, # `modernbert-tiny`, `modernbert-base`, or a model folder / offline name (e.g. `all-MiniLM-L6-v2`)
+):
     "A classification model for `name`: a random ModernBERT shape (`modernbert-tiny`, `modernbert-base`) or pretrained weights."
     if name in MODELS:
         mx.random.seed(0)
@@ -33,9 +35,15 @@ class _StepTimer(Callback):
     def after_batch(self):
         now = time.perf_counter(); self.times.append(now - self.last); self.last = now
 
-def run_benchmark(model:str="modernbert-tiny", # modernbert-tiny, modernbert-base, or a model folder/name
-                  batch_size:int=16, seq_length:int=128, steps:int=10, warmup:int=3,
-                  compile:bool=True, dtype:str="float32") -> dict:
+def run_benchmark(
+    model:str="modernbert-tiny", # modernbert-tiny, modernbert-base, or a model folder/name
+    batch_size:int=16, # rows per training step
+    seq_length:int=128, # tokens per row (random ids, no padding)
+    steps:int=10, # timed steps (the median is reported)
+    warmup:int=3, # untimed steps first (compilation, allocator warm-up)
+    compile:bool=True, # compile the training step and the forward pass with `mx.compile`
+    dtype:str="float32", # `float32` or `bfloat16` weights (AdamW state stays float32)
+) -> dict:
     "Median training-update and inference figures for one configuration."
     net = benchmark_model(model)
     vocab = net.config.vocab_size
@@ -72,8 +80,16 @@ def _torch_model(net, dtype:str):
         model = cls.from_pretrained(tmp, attn_implementation="sdpa")
     return model.to(torch.bfloat16 if dtype == "bfloat16" else torch.float32).train()
 
-def compare_torch(model:str="modernbert-tiny", batch_size:int=16, seq_length:int=128, steps:int=5, rounds:int=3,
-                  warmup:int=2, dtype:str="float32", compile:bool=True) -> dict:
+def compare_torch(
+    model:str="modernbert-tiny", # a ModernBERT shape name or a model folder / offline name, built in both frameworks
+    batch_size:int=16, # rows per training step
+    seq_length:int=128, # tokens per row
+    steps:int=5, # timed steps per round and side
+    rounds:int=3, # rounds alternating MLX and PyTorch
+    warmup:int=2, # untimed steps per side before the first round
+    dtype:str="float32", # `float32` or `bfloat16`, the same on both sides
+    compile:bool=True, # compile the MLX step with `mx.compile`
+) -> dict:
     "Median training-update time of this package's trainer and of transformers + PyTorch, alternating, and their ratio."
     try: import torch
     except ImportError: raise ImportError("--compare torch needs PyTorch: pip install torch (CPU build is enough)") from None
@@ -111,9 +127,13 @@ def compare_torch(model:str="modernbert-tiny", batch_size:int=16, seq_length:int
             "torch_peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3) if device == "cuda" else None}
 
 # %% ../nbs/41_benchmark.ipynb #6a1263a8
-def titanic_epoch(model:str="all-MiniLM-L6-v2", # a model folder or offline name (a sequence-classification head is added)
-                  batch_size:int=16, epochs:int=2, # the first epoch includes compilation; the last one is timed
-                  max_length:int=128, compile:bool=True) -> dict:
+def titanic_epoch(
+    model:str="all-MiniLM-L6-v2", # a model folder or offline name (a sequence-classification head is added)
+    batch_size:int=16, # rows per training step
+    epochs:int=2, # the first epoch includes compilation; the last one is timed
+    max_length:int=128, # longest row in tokens (longer rows are truncated)
+    compile:bool=True, # compile the training step with `mx.compile`
+) -> dict:
     "Real-token throughput of training epochs on the bundled Titanic rows (curated template)."
     from mlx_modernbert.datasets import load_dataset
     from mlx_modernbert.templates import make_template

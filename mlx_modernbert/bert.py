@@ -18,7 +18,10 @@ __all__ = ['BertEmbeddings', 'BertSelfAttention', 'BertSelfOutput', 'BertAttenti
 # %% ../nbs/05_bert.ipynb #f0b9ab88
 class BertEmbeddings(nn.Module):
     "Word + position + token-type embeddings -> LayerNorm -> dropout."
-    def __init__(self, config:BertConfig):
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
         super().__init__()
         self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
@@ -36,7 +39,10 @@ class BertEmbeddings(nn.Module):
 # %% ../nbs/05_bert.ipynb #7ff09ad7
 class BertSelfAttention(nn.Module):
     "Multi-head attention projections and scaled dot-product attention (`layers.attention`)."
-    def __init__(self, config:BertConfig):
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
         super().__init__()
         self.num_heads, self.head_dim = config.num_attention_heads, config.head_dim
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
@@ -55,7 +61,10 @@ class BertSelfAttention(nn.Module):
 
 class BertSelfOutput(nn.Module):
     "Projection, dropout, residual and LayerNorm after attention (post-norm)."
-    def __init__(self, config:BertConfig):
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
@@ -66,7 +75,10 @@ class BertSelfOutput(nn.Module):
 
 class BertAttention(nn.Module):
     "`attention.self` then `attention.output`."
-    def __init__(self, config:BertConfig):
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
         super().__init__()
         self.self = BertSelfAttention(config)
         self.output = BertSelfOutput(config)
@@ -77,7 +89,10 @@ class BertAttention(nn.Module):
 # %% ../nbs/05_bert.ipynb #e1f18f2f
 class BertIntermediate(nn.Module):
     "First MLP projection and activation."
-    def __init__(self, config:BertConfig):
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
         self.act = activation(config.hidden_act)
@@ -86,7 +101,10 @@ class BertIntermediate(nn.Module):
 
 class BertOutput(nn.Module):
     "Second MLP projection, dropout, residual and LayerNorm."
-    def __init__(self, config:BertConfig):
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
         super().__init__()
         self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
@@ -97,7 +115,10 @@ class BertOutput(nn.Module):
 
 class BertLayer(nn.Module):
     "One post-norm BERT layer: attention, then the MLP."
-    def __init__(self, config:BertConfig):
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
         super().__init__()
         self.attention = BertAttention(config)
         self.intermediate = BertIntermediate(config)
@@ -110,7 +131,10 @@ class BertLayer(nn.Module):
 
 class BertEncoder(nn.Module):
     "The stack of layers (`encoder.layer.N`)."
-    def __init__(self, config:BertConfig):
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
         super().__init__()
         self.layer = [BertLayer(config) for _ in range(config.num_hidden_layers)]
 
@@ -121,7 +145,10 @@ class BertEncoder(nn.Module):
 
 class BertPooler(nn.Module):
     "`tanh(dense(first token))`."
-    def __init__(self, config:BertConfig):
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
 
@@ -132,7 +159,10 @@ class BertModel(PretrainedMixin, nn.Module):
     "BERT encoder with pooler: `model(input_ids, attention_mask)` returns the last hidden state."
     config_class, hf_architecture, base_prefix = BertConfig, "BertModel", "bert"
 
-    def __init__(self, config:BertConfig):
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
         super().__init__()
         self.config = config
         self.embeddings = BertEmbeddings(config)
@@ -157,7 +187,10 @@ class BertForSequenceClassification(PretrainedMixin, nn.Module):
     config_class, hf_architecture, base_prefix, is_task = BertConfig, "BertForSequenceClassification", "bert", True
     sanitize = BertModel.sanitize
 
-    def __init__(self, config:BertConfig):
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration; `num_labels` sets the classifier's outputs
+    ):
         super().__init__()
         self.config = config
         self.bert = BertModel(config)

@@ -25,10 +25,12 @@ def _replace_dir(tmp:Path, dest:Path):
         os.replace(dest, old); os.replace(tmp, dest); shutil.rmtree(old, ignore_errors=True)
     else: os.replace(tmp, dest)
 
-def save_checkpoint(learn:Learner, folder:str|Path, # destination folder
-                    extra:dict|None=None, # JSON-serialisable additions (label encoding, template, config)
-                    tokenizer_dir:str|Path|None=None, # copy tokenizer files from here
-                   ) -> Path:
+def save_checkpoint(
+    learn:Learner, # the learner whose model, optimizer, random state and progress are saved
+    folder:str|Path, # destination folder
+    extra:dict|None=None, # JSON-serialisable additions (label encoding, template, config)
+    tokenizer_dir:str|Path|None=None, # copy tokenizer files from here
+) -> Path:
     "Write a resumable checkpoint of `learn` to `folder`, atomically."
     folder = Path(folder); folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
@@ -42,7 +44,10 @@ def save_checkpoint(learn:Learner, folder:str|Path, # destination folder
     _replace_dir(tmp, folder)
     return folder
 
-def load_checkpoint(learn:Learner, folder:str|Path) -> dict:
+def load_checkpoint(
+    learn:Learner, # a learner built like the one that saved the checkpoint; restored in place
+    folder:str|Path, # a folder `save_checkpoint` wrote
+) -> dict:
     "Restore model, optimizer, random state and progress of `learn` from `folder`; returns the `extra` dict."
     folder = Path(folder)
     needed = ["model.safetensors", "optimizer.safetensors", "trainer_state.json"]
@@ -60,9 +65,15 @@ def load_checkpoint(learn:Learner, folder:str|Path) -> dict:
 class CheckpointCallback(Callback):
     "Save a resumable checkpoint after each epoch; keep the best (by the metric) and the last `keep_last`."
     order, main_only = 20, True
-    def __init__(self, folder:str|Path, keep_last:int=1, best_only:bool=False, extra:dict|None=None, tokenizer_dir=None,
-                 track_best:bool=True, # False: no `best/` (the last epoch's weights are the model)
-                ):
+    def __init__(
+        self,
+        folder:str|Path, # where `epoch-NNN`, `best` and `last` checkpoints go
+        keep_last:int=1, # how many of the newest epoch checkpoints to keep
+        best_only:bool=False, # keep only the best epoch's checkpoint (no per-epoch folders)
+        extra:dict|None=None, # JSON-serialisable data stored with every checkpoint (run config, label encoding)
+        tokenizer_dir=None, # folder whose tokenizer files are copied into each checkpoint, so it predicts on its own
+        track_best:bool=True, # False: no `best/` (the last epoch's weights are the model)
+    ):
         self.folder, self.keep_last, self.best_only, self.extra, self.tokenizer_dir = Path(folder), keep_last, best_only, extra or {}, tokenizer_dir
         self.track_best, self.best = track_best, None
 
@@ -78,7 +89,9 @@ class CheckpointCallback(Callback):
             save_checkpoint(learn, self.folder / f"epoch-{learn.epoch:03d}", extra, self.tokenizer_dir)
             for old in sorted(self.folder.glob("epoch-*"))[:-self.keep_last]: shutil.rmtree(old)
 
-def last_checkpoint(folder:str|Path) -> Path|None:
+def last_checkpoint(
+    folder:str|Path, # a run's checkpoints folder
+) -> Path|None:
     "The latest `epoch-NNN` checkpoint under `folder` (for `--resume`)."
     found = sorted(Path(folder).glob("epoch-*"))
     return found[-1] if found else None

@@ -127,13 +127,15 @@ kaggle_app = typer.Typer(help="Kaggle's API: download a competition, submit a fi
 app.add_typer(kaggle_app, name="kaggle")
 
 @kaggle_app.command("download")
-def kaggle_download_cmd(competition:str, folder:str=typer.Option("data", help="where to put the files")):
+def kaggle_download_cmd(competition:str=typer.Argument(..., help="the competition's slug, e.g. titanic"), folder:str=typer.Option("data", help="where to put the files")):
     "Download and unzip a competition's data."
     from mlx_modernbert.kaggle import kaggle_download
     console.print(f"downloaded to {_run(kaggle_download, competition, folder)}")
 
 @kaggle_app.command("submit")
-def kaggle_submit_cmd(file:str, competition:str=typer.Option("titanic"), message:str=typer.Option(..., "-m", "--message")):
+def kaggle_submit_cmd(file:str=typer.Argument(..., help="the submission CSV"),
+                      competition:str=typer.Option("titanic", help="the competition's slug"),
+                      message:str=typer.Option(..., "-m", "--message", help="the submission's description on Kaggle")):
     "Submit a file to a competition."
     from mlx_modernbert.kaggle import kaggle_submit
     response = _run(kaggle_submit, competition, file, message)
@@ -149,8 +151,10 @@ def docs(output:str=typer.Option("_site", help="folder for the site (without Qua
 
 @app.command()
 def benchmark(model:str=typer.Option("modernbert-tiny", help="modernbert-tiny, modernbert-base, or a model folder/name"),
-              batch_size:int=typer.Option(16), seq_length:int=typer.Option(128), steps:int=typer.Option(10),
-              warmup:int=typer.Option(3), compile:bool=typer.Option(True, "--compile/--no-compile"),
+              batch_size:int=typer.Option(16, help="rows per step"), seq_length:int=typer.Option(128, help="tokens per row"),
+              steps:int=typer.Option(10, help="timed steps (the median is reported)"),
+              warmup:int=typer.Option(3, help="untimed steps first"),
+              compile:bool=typer.Option(True, "--compile/--no-compile", help="compile the step with mx.compile"),
               dtype:str=typer.Option("float32", help="float32 or bfloat16"),
               output:str=typer.Option(None, help="also write the figures to this JSON file"),
               compare:str=typer.Option(None, help="'torch': also time transformers + PyTorch, alternating, and print the ratio"),

@@ -53,42 +53,42 @@ def _labels_dict(n:int, id2label:dict|None) -> dict:
 @dataclass
 class ModernBertConfig:
     "Configuration of a ModernBERT encoder (field names as in transformers' `ModernBertConfig`)."
-    vocab_size: int = 50368
-    hidden_size: int = 768
-    intermediate_size: int = 1152
-    num_hidden_layers: int = 22
-    num_attention_heads: int = 12
-    hidden_activation: str = "gelu"
-    max_position_embeddings: int = 8192
-    initializer_range: float = 0.02
-    initializer_cutoff_factor: float = 2.0
-    norm_eps: float = 1e-5
-    norm_bias: bool = False
-    pad_token_id: int = 50283
-    eos_token_id: int = 50282
-    bos_token_id: int = 50281
-    cls_token_id: int = 50281
-    sep_token_id: int = 50282
-    global_rope_theta: float = 160000.0
-    local_rope_theta: float = 10000.0
-    attention_bias: bool = False
-    attention_dropout: float = 0.0
-    global_attn_every_n_layers: int = 3
-    local_attention: int = 128
-    layer_types: list[str] | None = None
-    embedding_dropout: float = 0.0
-    mlp_bias: bool = False
-    mlp_dropout: float = 0.0
-    decoder_bias: bool = True
-    classifier_pooling: str = "cls"
-    classifier_dropout: float = 0.0
-    classifier_bias: bool = False
-    classifier_activation: str = "gelu"
-    tie_word_embeddings: bool = True
-    num_labels: int = 2
-    id2label: dict | None = None
-    problem_type: str | None = None
-    model_type: str = "modernbert"
+    vocab_size: int = 50368  # tokens in the vocabulary (rows of the embedding matrix)
+    hidden_size: int = 768  # width of the hidden states
+    intermediate_size: int = 1152  # width of each half of the gated MLP's input projection
+    num_hidden_layers: int = 22  # encoder layers
+    num_attention_heads: int = 12  # attention heads per layer (must divide `hidden_size`)
+    hidden_activation: str = "gelu"  # the MLP's activation (see `layers.activation`)
+    max_position_embeddings: int = 8192  # longest sequence the model was trained for
+    initializer_range: float = 0.02  # standard deviation of new weights (truncated normal)
+    initializer_cutoff_factor: float = 2.0  # new weights are cut off at this many standard deviations
+    norm_eps: float = 1e-5  # LayerNorm epsilon
+    norm_bias: bool = False  # whether LayerNorms have a bias
+    pad_token_id: int = 50283  # id of the padding token
+    eos_token_id: int = 50282  # id of the end-of-sequence token
+    bos_token_id: int = 50281  # id of the beginning-of-sequence token
+    cls_token_id: int = 50281  # id of the [CLS] token
+    sep_token_id: int = 50282  # id of the [SEP] token
+    global_rope_theta: float = 160000.0  # RoPE base of the global-attention layers
+    local_rope_theta: float = 10000.0  # RoPE base of the sliding-window layers
+    attention_bias: bool = False  # whether the QKV and output projections have a bias
+    attention_dropout: float = 0.0  # dropout on the attention probabilities
+    global_attn_every_n_layers: int = 3  # every n-th layer (from 0) attends globally, the others in a window
+    local_attention: int = 128  # the sliding window in tokens (each token sees half of it on each side)
+    layer_types: list[str] | None = None  # `full_attention` / `sliding_attention` per layer (default: from `global_attn_every_n_layers`)
+    embedding_dropout: float = 0.0  # dropout after the embeddings' LayerNorm
+    mlp_bias: bool = False  # whether the MLP projections have a bias
+    mlp_dropout: float = 0.0  # dropout inside the MLP
+    decoder_bias: bool = True  # whether the masked-LM decoder has a bias
+    classifier_pooling: str = "cls"  # `cls` (first token) or `mean` (over real tokens) for the classification head
+    classifier_dropout: float = 0.0  # dropout before the classifier
+    classifier_bias: bool = False  # whether the prediction head's dense layer has a bias
+    classifier_activation: str = "gelu"  # the prediction head's activation
+    tie_word_embeddings: bool = True  # the masked-LM decoder reuses the token embeddings
+    num_labels: int = 2  # outputs of the classification head
+    id2label: dict | None = None  # class index -> label name, written to `config.json`
+    problem_type: str | None = None  # transformers' name of the task (`single_label_classification`, `regression`, ...)
+    model_type: str = "modernbert"  # `modernbert`
 
     required = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")
 
@@ -131,25 +131,25 @@ class ModernBertConfig:
 @dataclass
 class BertConfig:
     "Configuration of a classic BERT encoder (field names as in transformers' `BertConfig`)."
-    vocab_size: int = 30522
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.1
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    initializer_range: float = 0.02
-    layer_norm_eps: float = 1e-12
-    pad_token_id: int = 0
-    classifier_dropout: float | None = None
+    vocab_size: int = 30522  # tokens in the vocabulary (rows of the embedding matrix)
+    hidden_size: int = 768  # width of the hidden states
+    num_hidden_layers: int = 12  # encoder layers
+    num_attention_heads: int = 12  # attention heads per layer (must divide `hidden_size`)
+    intermediate_size: int = 3072  # width of the MLP's hidden layer
+    hidden_act: str = "gelu"  # the MLP's activation (see `layers.activation`)
+    hidden_dropout_prob: float = 0.1  # dropout on embeddings and after each projection
+    attention_probs_dropout_prob: float = 0.1  # dropout on the attention probabilities
+    max_position_embeddings: int = 512  # rows of the learned position embeddings (longest sequence)
+    type_vocab_size: int = 2  # token types (segments)
+    initializer_range: float = 0.02  # standard deviation of new weights
+    layer_norm_eps: float = 1e-12  # LayerNorm epsilon
+    pad_token_id: int = 0  # id of the padding token
+    classifier_dropout: float | None = None  # dropout before the classifier (default: `hidden_dropout_prob`)
     classifier_pooling: str = "pooler"  # transformers' tanh pooler on [CLS]; or cls, mean, max (not read by transformers)
-    num_labels: int = 2
-    id2label: dict | None = None
-    problem_type: str | None = None
-    model_type: str = "bert"
+    num_labels: int = 2  # outputs of the classifier
+    id2label: dict | None = None  # class index -> label name, written to `config.json`
+    problem_type: str | None = None  # transformers' name of the task (`single_label_classification`, `regression`, ...)
+    model_type: str = "bert"  # `bert`
 
     required = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
 
@@ -179,8 +179,10 @@ class BertConfig:
 # %% ../nbs/01_config.ipynb #b7f315e4
 CONFIG_CLASSES = {"modernbert": ModernBertConfig, "bert": BertConfig}
 
-def read_config(path:str|Path, # a model folder or its config.json
-                **overrides) -> ModernBertConfig|BertConfig:
+def read_config(
+    path:str|Path, # a model folder or its config.json
+    **overrides, # fields set after reading (e.g. `num_labels=2`, `attention_probs_dropout_prob=0.0`)
+) -> ModernBertConfig|BertConfig:
     "Read a model's `config.json` into the config class its `model_type` names."
     path = Path(path)
     file = path / "config.json" if path.is_dir() else path
@@ -192,16 +194,24 @@ def read_config(path:str|Path, # a model folder or its config.json
         raise ConfigError(f"{file}: model_type={model_type!r} is not supported; supported: {sorted(CONFIG_CLASSES)}")
     return CONFIG_CLASSES[model_type].from_dict(d, **overrides)
 
-def write_config(config:ModernBertConfig|BertConfig, folder:str|Path, **extra):
+def write_config(
+    config:ModernBertConfig|BertConfig, # the configuration to write
+    folder:str|Path, # the model folder (created if missing)
+    **extra, # more keys for `config.json` (e.g. `id2label`)
+):
     "Write `config.json` (with `architectures` and any `extra` keys) into `folder`."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps({**config.to_dict(), **extra}, indent=2, sort_keys=True))
 
 # %% ../nbs/01_config.ipynb #962d217d
-def modernbert_tiny(**overrides) -> ModernBertConfig:
+def modernbert_tiny(
+    **overrides, # fields that differ from the tiny shape (e.g. `num_labels=3`)
+) -> ModernBertConfig:
     "ModernBERT tiny: hidden 256, 4 layers, 4 heads, intermediate 384 (the benchmark's small shape)."
     return ModernBertConfig(**{**dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=384), **overrides})
 
-def modernbert_base(**overrides) -> ModernBertConfig:
+def modernbert_base(
+    **overrides, # fields that differ from ModernBERT-base (e.g. `num_hidden_layers=2`)
+) -> ModernBertConfig:
     "The shape of `answerdotai/ModernBERT-base` (22 layers, hidden 768)."
     return ModernBertConfig(**overrides)

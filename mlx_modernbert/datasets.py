@@ -69,8 +69,8 @@ def detect_task(target:pd.Series|pd.DataFrame, # the target column(s), missing v
 @dataclass
 class LabelEncoding:
     "Reversible map between original target values and model targets."
-    task: str
-    targets: list[str]
+    task: str  # `binary`, `multiclass`, `multilabel`, `regression` or `ordinal`
+    targets: list[str]  # the target column(s)
     classes: list = field(default_factory=list)   # original class values (classification)
     dtype: str = "float64"                         # original dtype, restored on decode
     log_target: bool = False                       # regression: model log1p(y)
@@ -96,7 +96,10 @@ class LabelEncoding:
         "Width of the model's output layer."
         return len(self.classes) if self.task == "multiclass" else (1 if self.task == "binary" else len(self.targets))
 
-    def encode(self, y:pd.Series|pd.DataFrame) -> np.ndarray:
+    def encode(
+        self,
+        y:pd.Series|pd.DataFrame, # the target column (or columns, multilabel) in its original values
+    ) -> np.ndarray:
         "Model targets: class indices (int32) or floats (regression, multilabel)."
         if self.task in ("binary", "multiclass"):
             index = {c: i for i, c in enumerate(self.classes)}
@@ -108,7 +111,10 @@ class LabelEncoding:
             v = ((np.log1p(v) if self.log_target else v) - np.array(self.center)) / np.array(self.scale)
         return v.astype(np.float32)
 
-    def decode(self, pred:np.ndarray) -> np.ndarray:
+    def decode(
+        self,
+        pred:np.ndarray, # class indices, or the model's outputs for regression and multilabel
+    ) -> np.ndarray:
         "Original values for class indices or model outputs (regression: un-standardised), in the original dtype."
         if self.task in ("binary", "multiclass"): return pd.Series(np.asarray(self.classes, dtype=object)[pred]).astype(self.dtype).to_numpy()
         out = np.asarray(pred, dtype=np.float64)
@@ -127,11 +133,11 @@ class LabelEncoding:
 class TabularDataset:
     "A validated training table: features, encoded targets and the label encoding."
     frame: pd.DataFrame            # rows kept, original columns
-    targets: list[str]
-    id_column: str|None
-    task: str
-    encoding: LabelEncoding
-    source: str = "data"
+    targets: list[str]  # the target column(s)
+    id_column: str|None  # the id column, never shown to the model
+    task: str  # `binary`, `multiclass`, `multilabel`, `regression` or `ordinal`
+    encoding: LabelEncoding  # how targets map to model targets and back
+    source: str = "data"  # where the table came from (for messages)
 
     @property
     def features(self) -> list[str]:
@@ -183,7 +189,10 @@ class TabularDataset:
         return cls(df, targets, id_column, task, LabelEncoding.fit(y, task, log_target), name)
 
 # %% ../nbs/10_datasets.ipynb #89b472b0
-def load_test(source:str|Path|pd.DataFrame, train:TabularDataset) -> pd.DataFrame:
+def load_test(
+    source:str|Path|pd.DataFrame, # a CSV path or a DataFrame
+    train:TabularDataset, # the training dataset whose feature (and id) columns the test table must have
+) -> pd.DataFrame:
     "Read a test table and check it has the training features (and the id column)."
     name = str(source) if not isinstance(source, pd.DataFrame) else "test DataFrame"
     df = read_table(source, name)
@@ -198,13 +207,21 @@ def load_test(source:str|Path|pd.DataFrame, train:TabularDataset) -> pd.DataFram
 # %% ../nbs/10_datasets.ipynb #042f3112
 def _stratify(ds:TabularDataset): return ds.y if ds.task in ("binary", "multiclass") else None
 
-def train_val_split(ds:TabularDataset, val_fraction:float=0.2, seed:int=42) -> tuple[np.ndarray, np.ndarray]:
+def train_val_split(
+    ds:TabularDataset, # the dataset to split
+    val_fraction:float=0.2, # share of rows held out for validation
+    seed:int=42, # seed of the shuffle (the same seed gives the same split)
+) -> tuple[np.ndarray, np.ndarray]:
     "Row indices of a seeded (stratified for classification) train/validation split."
     from sklearn.model_selection import train_test_split
     idx = np.arange(len(ds))
     return tuple(np.sort(a) for a in train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=_stratify(ds)))
 
-def kfold_indices(ds:TabularDataset, k:int=5, seed:int=42) -> list[tuple[np.ndarray, np.ndarray]]:
+def kfold_indices(
+    ds:TabularDataset, # the dataset to split
+    k:int=5, # number of folds (at least 2)
+    seed:int=42, # seed of the shuffle (the same seed gives the same folds)
+) -> list[tuple[np.ndarray, np.ndarray]]:
     "Row indices (train, validation) of `k` seeded folds, stratified for classification."
     from sklearn.model_selection import KFold, StratifiedKFold
     if k < 2: raise DataError(f"folds={k}: need at least 2")
@@ -217,14 +234,14 @@ DATA_DIR = Path(str(importlib.resources.files("mlx_modernbert") / "data"))  # fi
 @dataclass(frozen=True)
 class DatasetSpec:
     "Defaults for a named dataset."
-    name: str
-    target: str
-    id_column: str|None
-    task: str
-    metric: str
-    template: str
+    name: str  # the registered name
+    target: str  # the target column
+    id_column: str|None  # the id column
+    task: str  # the task
+    metric: str  # the metric Kaggle scores with
+    template: str  # the default template style
     train: Path|None = None   # bundled files, if any
-    test: Path|None = None
+    test: Path|None = None  # bundled test file, if any
     log_target: bool = False  # regression on log1p(target)
 
 DATASETS = {
@@ -234,12 +251,17 @@ DATASETS = {
     "penguins": DatasetSpec("penguins", "species", None, "multiclass", "accuracy", "key-value"),
 }
 
-def dataset_spec(name:str) -> DatasetSpec:
+def dataset_spec(
+    name:str, # a registered name: `titanic`, `house-prices` or `penguins`
+) -> DatasetSpec:
     "The registered defaults for `name`."
     if name not in DATASETS: raise DataError(f"unknown dataset {name!r}; registered: {sorted(DATASETS)} (or pass --train and --target)")
     return DATASETS[name]
 
-def load_dataset(name:str, train:str|Path|None=None) -> TabularDataset:
+def load_dataset(
+    name:str, # a registered name: `titanic`, `house-prices` or `penguins`
+    train:str|Path|None=None, # a training CSV to use instead of the bundled file
+) -> TabularDataset:
     "Load a registered dataset from its bundled file or from `train`."
     spec = dataset_spec(name)
     path = train or spec.train

@@ -22,7 +22,10 @@ def head_width(task:str, # one of HEAD_TASKS
     if task not in HEAD_TASKS: raise ValueError(f"task {task!r}: use one of {HEAD_TASKS}")
     return {"binary": 2, "multiclass": n, "multilabel": n, "regression": n, "ordinal": n - 1}[task]
 
-def predictions(task:str, outputs:mx.array) -> mx.array:
+def predictions(
+    task:str, # `binary`, `multiclass`, `multilabel`, `regression` or `ordinal`
+    outputs:mx.array, # the model's raw outputs (batch, num_labels)
+) -> mx.array:
     "Model outputs as predictions: class probabilities, label probabilities (multilabel) or values (regression)."
     outputs = outputs.astype(mx.float32)
     if task in ("binary", "multiclass"): return mx.softmax(outputs, axis=-1)
@@ -45,14 +48,22 @@ def cross_entropy(logits:mx.array, # (batch, k)
     q = onehot * (1 - label_smoothing) + label_smoothing / k
     return -(q * logp).sum(-1)
 
-def focal_loss(logits:mx.array, targets:mx.array, gamma:float=2.0, alpha:mx.array|None=None) -> mx.array:
+def focal_loss(
+    logits:mx.array, # class logits (batch, classes)
+    targets:mx.array, # class indices (batch,)
+    gamma:float=2.0, # focusing strength; 0 gives cross-entropy
+    alpha:mx.array|None=None, # per-class weights (classes,), or none
+) -> mx.array:
     "Per-row focal loss `-alpha_t (1 - p_t)^gamma log p_t` (multiclass; gamma=0 is cross-entropy)."
     logp = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
     logp_t = mx.take_along_axis(logp, targets[:, None].astype(mx.int32), axis=-1)[:, 0]
     loss = -((1 - mx.exp(logp_t)) ** gamma) * logp_t
     return loss * alpha[targets] if alpha is not None else loss
 
-def binary_cross_entropy(logits:mx.array, targets:mx.array) -> mx.array:
+def binary_cross_entropy(
+    logits:mx.array, # one logit per output (batch, outputs)
+    targets:mx.array, # 0/1 targets shaped like `logits` (or (batch,) for one output)
+) -> mx.array:
     "Per-row binary cross-entropy with logits, averaged over the outputs (binary and multilabel)."
     logits = logits.reshape(targets.shape[0], -1); targets = targets.reshape(logits.shape).astype(logits.dtype)
     return (mx.maximum(logits, 0) - logits * targets + mx.log1p(mx.exp(-mx.abs(logits)))).mean(-1)
@@ -62,15 +73,25 @@ def _pair(out, y):
     out = out.reshape(y.shape[0], -1)
     return out, y.reshape(out.shape).astype(out.dtype)
 
-def mse_loss(out:mx.array, targets:mx.array) -> mx.array:
+def mse_loss(
+    out:mx.array, # predicted values (batch, outputs)
+    targets:mx.array, # true values shaped like `out` (or (batch,) for one output)
+) -> mx.array:
     "Per-row mean squared error."
     out, y = _pair(out, targets); return ((out - y) ** 2).mean(-1)
 
-def mae_loss(out:mx.array, targets:mx.array) -> mx.array:
+def mae_loss(
+    out:mx.array, # predicted values (batch, outputs)
+    targets:mx.array, # true values shaped like `out` (or (batch,) for one output)
+) -> mx.array:
     "Per-row mean absolute error."
     out, y = _pair(out, targets); return mx.abs(out - y).mean(-1)
 
-def huber_loss(out:mx.array, targets:mx.array, delta:float=1.0) -> mx.array:
+def huber_loss(
+    out:mx.array, # predicted values (batch, outputs)
+    targets:mx.array, # true values shaped like `out` (or (batch,) for one output)
+    delta:float=1.0, # error size where the loss turns from quadratic to linear
+) -> mx.array:
     "Per-row Huber loss: quadratic within `delta`, linear beyond."
     out, y = _pair(out, targets); d = mx.abs(out - y)
     return mx.where(d <= delta, 0.5 * d ** 2, delta * (d - 0.5 * delta)).mean(-1)
@@ -82,7 +103,9 @@ def ordinal_loss(logits:mx.array, # (batch, k-1) cumulative logits: logit j mode
     above = (targets[:, None] > mx.arange(logits.shape[-1])[None]).astype(logits.dtype)
     return binary_cross_entropy(logits, above)
 
-def ordinal_predict(logits:mx.array) -> mx.array:
+def ordinal_predict(
+    logits:mx.array, # one logit per threshold (batch, classes - 1)
+) -> mx.array:
     "Predicted ordered class: the number of thresholds with P(y > j) > 0.5."
     return (logits > 0).sum(-1)
 

@@ -35,7 +35,9 @@ def _package_dir(package:str) -> Path|None:
     spec = importlib.util.find_spec(package)  # locate without importing (its __init__ may import heavy packages)
     return Path(next(iter(spec.submodule_search_locations))) if spec and spec.submodule_search_locations else None
 
-def resolve_model_dir(name_or_path:str|Path) -> Path:
+def resolve_model_dir(
+    name_or_path:str|Path, # a folder, an offline name (`all-MiniLM-L6-v2`) or a hub id found in the local cache
+) -> Path:
     "Local folder holding `config.json` and the weights of `name_or_path` (a folder, an offline package or a hub id)."
     path = Path(name_or_path).expanduser()
     if path.is_dir(): return path
@@ -53,7 +55,9 @@ def resolve_model_dir(name_or_path:str|Path) -> Path:
                                 f"with config.json and model.safetensors, or one of {sorted(OFFLINE_MODELS)}.") from None
 
 # %% ../nbs/03_hub.ipynb #ea7c5434
-def load_safetensors(folder:str|Path) -> dict[str, mx.array]:
+def load_safetensors(
+    folder:str|Path, # a model folder
+) -> dict[str, mx.array]:
     "All weights in a model folder, from `model.safetensors` or from the shards its index names."
     folder = Path(folder)
     if (single := folder / "model.safetensors").exists(): return mx.load(str(single))
@@ -66,7 +70,10 @@ def load_safetensors(folder:str|Path) -> dict[str, mx.array]:
                               "(transformers: model.save_pretrained(dir, safe_serialization=True))")
     raise CheckpointError(f"No model.safetensors (or sharded index) in {folder}")
 
-def save_safetensors(weights:dict[str, mx.array], path:str|Path):
+def save_safetensors(
+    weights:dict[str, mx.array], # name -> array
+    path:str|Path, # the `.safetensors` file to write
+):
     "Write `weights` to a safetensors file atomically (temporary file, then rename)."
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.safetensors")
@@ -78,8 +85,13 @@ def _names(keys, limit=12) -> str:
     keys = sorted(keys)
     return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
-def match_weights(model:nn.Module, weights:dict[str, mx.array], prefix:str="", is_task:bool=False,
-                  source:str="checkpoint") -> tuple[dict[str, mx.array], list[str]]:
+def match_weights(
+    model:nn.Module, # the model whose parameter names the weights must take
+    weights:dict[str, mx.array], # weights as a checkpoint names them
+    prefix:str="", # the model's prefix in the checkpoint (e.g. `bert.`), found when empty
+    is_task:bool=False, # the weights come from a task model (with its head), not a base encoder
+    source:str="checkpoint", # the checkpoint's name, used in error messages
+) -> tuple[dict[str, mx.array], list[str]]:
     "Weights of `weights` renamed to `model`'s names, and the names that stay newly initialised."
     expected = dict(tree_flatten(model.parameters()))
     notes, new = [], []
@@ -144,7 +156,10 @@ class PretrainedMixin:
         "Drop checkpoint entries that are not parameters of this model (buffers, tied copies)."
         return weights
 
-    def init_new_weights(self, names:list[str]):
+    def init_new_weights(
+        self,
+        names:list[str], # parameter names (dotted) to initialise as transformers would
+    ):
         "Initialise the parameters `names` that the checkpoint did not provide (a new task head)."
         init_weights(self, self.config.initializer_range, names)
 
@@ -191,9 +206,12 @@ class PretrainedMixin:
 # %% ../nbs/03_hub.ipynb #4150f781
 TASKS = ("base", "masked-lm", "sequence-classification")
 
-def load_pretrained(path_or_repo_id:str|Path, # a model folder, an offline model name or a hub id
-                    task:str="base", # one of TASKS
-                    dtype=None, **overrides):
+def load_pretrained(
+    path_or_repo_id:str|Path, # a model folder, an offline model name or a hub id
+    task:str="base", # one of TASKS
+    dtype=None, # cast floating-point weights to this dtype (e.g. `mx.bfloat16`); none keeps the file's
+    **overrides, # configuration fields to change (e.g. `num_labels=3`)
+):
     "Load the ModernBERT or BERT class for `task` that the folder's `model_type` names."
     from mlx_modernbert.modernbert import ModernBertModel, ModernBertForMaskedLM, ModernBertForSequenceClassification
     from mlx_modernbert.bert import BertModel, BertForSequenceClassification

@@ -42,7 +42,10 @@ def process_rank() -> tuple[int, int]:
 
 class Prepared:
     "A validated dataset with its template, tokenizer, token ids and run settings."
-    def __init__(self, cfg:RunConfig):
+    def __init__(
+        self,
+        cfg:RunConfig, # the resolved run configuration
+    ):
         spec = dataset_spec(cfg.dataset) if cfg.dataset else None
         target = cfg.target or (spec.target if spec else None)
         if target is None: raise DataError("no target column: pass --target COLUMN or --dataset NAME")
@@ -72,7 +75,11 @@ class Prepared:
         enc = self.ds.encoding
         return head_width(self.ds.task, len(enc.classes) if enc.classes else len(enc.targets))
 
-    def fold_rows(self, train_idx:np.ndarray, val_idx:np.ndarray) -> tuple:
+    def fold_rows(
+        self,
+        train_idx:np.ndarray, # rows the fold trains on
+        val_idx:np.ndarray, # rows the fold validates on
+    ) -> tuple:
         "The template and token ids for one fold: templates that read training targets (`fit_outcomes`) see this fold's alone."
         ds = self.ds
         template = self.template.fit_outcomes(ds.frame.iloc[train_idx], ds.frame[ds.targets[0]].to_numpy()[train_idx])
@@ -81,7 +88,13 @@ class Prepared:
                  + template.render(ds.frame.iloc[val_idx]))
         return template, dict(zip(np.concatenate([train_idx, val_idx]).tolist(), self.tokenizer.encode(texts, self.cfg.max_length)))
 
-    def loader(self, idx:np.ndarray, train:bool, seed:int|None=None, rows=None) -> TextLoader:
+    def loader(
+        self,
+        idx:np.ndarray, # row indices to batch
+        train:bool, # shuffle and bucket for training (else keep row order for prediction)
+        seed:int|None=None, # shuffle seed (default: the run's seed)
+        rows=None, # token ids per row to use instead of the training rows' (e.g. a fold's own rendering)
+    ) -> TextLoader:
         "Batches of rows `idx` (token ids from `rows`, default all rows'): shuffled by `seed` and sharded over processes for training, whole for evaluation."
         c, (rank, world) = self.cfg, (process_rank() if self.cfg.distribute == "data" else (0, 1))
         rows = self.rows if rows is None else rows
@@ -92,7 +105,10 @@ class Prepared:
 # %% ../nbs/31_kaggle.ipynb #e731ae32
 PROBLEM_TYPES = {"regression": "regression", "multilabel": "multi_label_classification"}
 
-def new_model(cfg:RunConfig, prep:Prepared):
+def new_model(
+    cfg:RunConfig, # the run configuration (model, LoRA, freezing)
+    prep:Prepared, # the prepared data (labels count, tokenizer)
+):
     "A fresh task model from the pretrained weights (LoRA-wrapped when asked)."
     mx.random.seed(cfg.seed)
     model = load_pretrained(prep.model_dir, task="sequence-classification", num_labels=prep.num_labels,
@@ -105,20 +121,27 @@ def new_model(cfg:RunConfig, prep:Prepared):
     if cfg.freeze_layers: freeze_bottom_layers(model, cfg.freeze_layers)
     return model
 
-def encoder_layers(model) -> list:
+def encoder_layers(
+    model, # a BERT or ModernBERT task model (LoRA-wrapped or not)
+) -> list:
     "The encoder's layers, bottom first (BERT's `bert.encoder.layer`, ModernBERT's `model.layers`)."
     if "bert" in model: return model.bert.encoder.layer
     if "model" in model: return model.model.layers
     raise ValueError(f"{type(model).__name__}: no BERT or ModernBERT encoder found")
 
-def freeze_bottom_layers(model, n:int):
+def freeze_bottom_layers(
+    model, # a BERT or ModernBERT task model
+    n:int, # encoder layers to freeze, from the bottom
+):
     "Freeze all embeddings and the `n` lowest encoder layers: the backward pass then stops above them."
     layers = encoder_layers(model)
     if not 0 <= n < len(layers): raise ValueError(f"freeze_layers={n}: the encoder has {len(layers)} layers; use 0 to {len(layers) - 1}")
     (model.bert if "bert" in model else model.model).embeddings.freeze()
     for layer in layers[:n]: layer.freeze()
 
-def freeze_token_embeddings(model) -> list[str]:
+def freeze_token_embeddings(
+    model, # a BERT or ModernBERT task model
+) -> list[str]:
     "Freeze the token-embedding matrix (vocabulary x hidden): no dense gradient or AdamW update for it; returns its path."
     vocab = model.config.vocab_size
     frozen = [name for name, m in model.named_modules() if isinstance(m, nn.Embedding) and m.weight.shape[0] == vocab]
@@ -127,14 +150,22 @@ def freeze_token_embeddings(model) -> list[str]:
     return frozen
 
 # %% ../nbs/31_kaggle.ipynb #6c13d380
-def train_config(cfg:RunConfig) -> TrainConfig:
+def train_config(
+    cfg:RunConfig, # the resolved run configuration
+) -> TrainConfig:
     "The trainer's settings from a run config."
     keys = {f for f in TrainConfig.__dataclass_fields__} & set(asdict(cfg))
     return TrainConfig(**{k: getattr(cfg, k) for k in keys})
 
-def fit_model(prep:Prepared, train_idx:np.ndarray, val_idx:np.ndarray, folder:Path, name:str="model", resume:str|Path|None=None,
-              seed:int|None=None, # the model's seed (head, order, dropout); default the config's
-             ) -> dict:
+def fit_model(
+    prep:Prepared, # the prepared data
+    train_idx:np.ndarray, # rows to train on
+    val_idx:np.ndarray, # rows to validate on (and predict as held-out outputs)
+    folder:Path, # the model's folder in the run (checkpoints, metrics)
+    name:str="model", # the model's name in logs and MLflow
+    resume:str|Path|None=None, # a checkpoint to continue from
+    seed:int|None=None, # the model's seed (head, order, dropout); default the config's
+) -> dict:
     "Train one model on `train_idx`, validate on `val_idx`; returns its score, best checkpoint and held-out outputs."
     cfg, ds = (prep.cfg if seed is None else replace(prep.cfg, seed=seed)), prep.ds
     template, rows = prep.fold_rows(train_idx, val_idx)
@@ -179,7 +210,10 @@ def _oof_frame(prep:Prepared, rows:np.ndarray, outputs:np.ndarray) -> pd.DataFra
     else: df["prediction"] = list(ds.encoding.decode(pred)) if ds.task == "regression" else list(pred)
     return df.sort_values("row")
 
-def average_outputs(task:str, outputs:list[np.ndarray]) -> np.ndarray:
+def average_outputs(
+    task:str, # the task, which says how outputs combine
+    outputs:list[np.ndarray], # raw outputs of each model for the same rows
+) -> np.ndarray:
     "Several models' raw outputs for the same rows as one: probabilities averaged (returned as logits), values averaged."
     if len(outputs) == 1: return outputs[0]
     if task in ("binary", "multiclass"):
@@ -190,7 +224,11 @@ def average_outputs(task:str, outputs:list[np.ndarray]) -> np.ndarray:
         return np.log(p / (1 - p))
     return np.mean(outputs, axis=0)
 
-def score_outputs(prep:Prepared, rows:np.ndarray, outputs:np.ndarray) -> float:
+def score_outputs(
+    prep:Prepared, # the prepared data (labels and metric)
+    rows:np.ndarray, # training-row indices the outputs belong to
+    outputs:np.ndarray, # raw model outputs for `rows`
+) -> float:
     "The task metric of raw `outputs` for training rows `rows` (regression on the original scale)."
     y, pred = prep.y[rows], np.array(predictions(prep.ds.task, mx.array(outputs)))
     if prep.ds.task == "regression": y, pred = prep.ds.encoding.decode(y), prep.ds.encoding.decode(pred)
@@ -203,18 +241,26 @@ def _fold_result(prep:Prepared, members:list[dict]) -> dict:
     assert all((m["rows"] == rows).all() for m in members)
     return {"rows": rows, "outputs": out, "score": score_outputs(prep, rows, out), "best": ",".join(m["best"] for m in members)}
 
-def member_names(name:str, cfg:RunConfig) -> list[tuple[str, int]]:
+def member_names(
+    name:str, # the fold's name (e.g. `fold-0`)
+    cfg:RunConfig, # the run configuration (`ensemble`, `seed`)
+) -> list[tuple[str, int]]:
     "Folder name and seed of each model of a fold (one unless `ensemble` > 1)."
     return [(name if j == 0 else f"{name}-seed{cfg.seed + j}", cfg.seed + j) for j in range(cfg.ensemble)]
 
-def broadcast_text(text:str, group) -> str:
+def broadcast_text(
+    text:str, # the text rank 0 sends (ignored on other ranks)
+    group, # the distributed group (`mx.distributed.init()`)
+) -> str:
     "Rank 0's `text` on every process of `group` (an `all_sum` of its UTF-8 bytes; the other ranks send zeros)."
     codes = np.zeros(1024, np.int32)
     if group.rank() == 0: raw = text.encode(); codes[:len(raw)] = list(raw)
     got = np.array(mx.distributed.all_sum(mx.array(codes), group=group))
     return bytes(got[got > 0].astype(np.uint8).tolist()).decode()
 
-def barrier(group):
+def barrier(
+    group, # the distributed group (`mx.distributed.init()`)
+):
     "Wait until every process of `group` gets here."
     mx.eval(mx.distributed.all_sum(mx.array(1.0), group=group))
 
@@ -225,7 +271,10 @@ def _load_heldout(folder:Path) -> dict:
     with np.load(folder / "heldout.npz") as z:
         return {"rows": z["rows"], "outputs": z["outputs"], "score": float(z["score"]), "best": str(z["best"])}
 
-def train_run(cfg:RunConfig, resume:str|Path|None=None) -> tuple[Path, dict]:
+def train_run(
+    cfg:RunConfig, # the resolved run configuration
+    resume:str|Path|None=None, # a checkpoint of a single-split run to continue from
+) -> tuple[Path, dict]:
     "Train as `cfg` says (optionally continuing a single-split run's checkpoint); returns the run folder and a summary."
     start = time.perf_counter()
     rank, world = process_rank()
@@ -291,7 +340,9 @@ def train_run(cfg:RunConfig, resume:str|Path|None=None) -> tuple[Path, dict]:
         log.removeHandler(handler); handler.close()
 
 # %% ../nbs/31_kaggle.ipynb #8f6f1425
-def find_checkpoints(path:str|Path) -> list[Path]:
+def find_checkpoints(
+    path:str|Path, # a checkpoint or a run folder
+) -> list[Path]:
     "The model checkpoints under `path`: itself, its `checkpoints/final` or `checkpoints/best`, or every fold's."
     path = Path(path)
     if not path.exists(): raise DataError(f"checkpoint path {path} not found")
@@ -356,7 +407,10 @@ def kaggle_api():
     except Exception as e: raise KaggleError(f"Kaggle authentication failed: {e}") from None
     return api
 
-def kaggle_download(competition:str, folder:str|Path="data") -> Path:
+def kaggle_download(
+    competition:str, # the competition's slug (e.g. `titanic`)
+    folder:str|Path="data", # where the files are unzipped
+) -> Path:
     "Download and unzip a competition's files into `folder`."
     api = kaggle_api()
     try: api.competition_download_files(competition, path=str(folder), quiet=False)
@@ -366,7 +420,11 @@ def kaggle_download(competition:str, folder:str|Path="data") -> Path:
         with zipfile.ZipFile(z) as f: f.extractall(folder)
     return Path(folder)
 
-def kaggle_submit(competition:str, file:str|Path, message:str):
+def kaggle_submit(
+    competition:str, # the competition's slug (e.g. `titanic`)
+    file:str|Path, # the submission CSV
+    message:str, # the submission's description on Kaggle
+):
     "Submit `file` to `competition`."
     if not Path(file).is_file(): raise KaggleError(f"submission file {file} not found")
     api = kaggle_api()

@@ -19,10 +19,10 @@ __all__ = ['Batch', 'TextLoader', 'padding_waste', 'loader_throughput']
 @dataclass
 class Batch:
     "One batch: token ids and mask (batch, length), labels, and the rows' indices in the dataset."
-    input_ids: mx.array
-    attention_mask: mx.array
-    labels: mx.array|None
-    index: np.ndarray
+    input_ids: mx.array  # token ids (batch, length), padded
+    attention_mask: mx.array  # 1 for real tokens, 0 for padding (batch, length)
+    labels: mx.array|None  # model targets of the rows, or none when unlabelled
+    index: np.ndarray  # the rows' indices in the dataset
 
     @property
     def real_tokens(self) -> int: return int(self.attention_mask.sum().item())
@@ -30,19 +30,21 @@ class Batch:
 # %% ../nbs/13_loaders.ipynb #bc8b3657
 class TextLoader:
     "Batches of tokenized rows: seeded shuffle, length buckets, padding to a few lengths, prefetch."
-    def __init__(self, rows:list[np.ndarray], # token ids per row
-                 labels:np.ndarray|None=None, # encoded targets per row
-                 batch_size:int=16,
-                 pad_id:int=0,
-                 shuffle:bool=True, # shuffle (training) or keep the order (evaluation)
-                 seed:int=42,
-                 bucketing:bool=True, # group rows of similar length
-                 sort_window:int=50, # batches per sorting window when bucketing
-                 pad_multiple:int=8, # pad lengths up to a multiple of this
-                 prefetch:int=4, # batches prepared ahead (0: assemble on demand)
-                 rank:int=0, # this process's rank in data-parallel training
-                 world:int=1, # number of processes; each global batch of batch_size*world rows is split among them
-                ):
+    def __init__(
+        self,
+        rows:list[np.ndarray], # token ids per row
+        labels:np.ndarray|None=None, # encoded targets per row
+        batch_size:int=16, # rows per batch (global, over all ranks)
+        pad_id:int=0, # token id that fills padded positions
+        shuffle:bool=True, # shuffle (training) or keep the order (evaluation)
+        seed:int=42, # shuffle seed; with the epoch it fixes every batch
+        bucketing:bool=True, # group rows of similar length
+        sort_window:int=50, # batches per sorting window when bucketing
+        pad_multiple:int=8, # pad lengths up to a multiple of this
+        prefetch:int=4, # batches prepared ahead (0: assemble on demand)
+        rank:int=0, # this process's rank in data-parallel training
+        world:int=1, # number of processes; each global batch of batch_size*world rows is split among them
+    ):
         if batch_size < 1: raise ValueError(f"batch_size={batch_size}: must be at least 1")
         if labels is not None and len(labels) != len(rows): raise ValueError(f"{len(rows)} rows but {len(labels)} labels")
         if not len(rows): raise ValueError("no rows to load")
@@ -63,7 +65,10 @@ class TextLoader:
 
     def __len__(self) -> int: return len(self.global_batches(0))
 
-    def global_batches(self, epoch:int=0) -> list[np.ndarray]:
+    def global_batches(
+        self,
+        epoch:int=0, # the epoch, which reseeds the shuffle
+    ) -> list[np.ndarray]:
         "Row indices of each global batch of `epoch` (the same on every rank; deterministic for a seed and epoch)."
         rng = np.random.default_rng([self.seed, epoch])
         order = rng.permutation(len(self.lengths)) if self.shuffle else np.arange(len(self.lengths))
@@ -78,19 +83,28 @@ class TextLoader:
         if self.shuffle and self.bucketing: batches = [batches[i] for i in rng.permutation(len(batches))]
         return batches
 
-    def batch_indices(self, epoch:int=0) -> list[np.ndarray]:
+    def batch_indices(
+        self,
+        epoch:int=0, # the epoch, which reseeds the shuffle
+    ) -> list[np.ndarray]:
         "Row indices of this rank's part of each batch of `epoch` (all of it in a single process)."
         if self.world == 1: return self.global_batches(epoch)
         return [np.array_split(b, self.world)[self.rank] for b in self.global_batches(epoch)]
 
-    def buffer_for(self, epoch:int=0):
+    def buffer_for(
+        self,
+        epoch:int=0, # the epoch, which reseeds the shuffle
+    ):
         "The `mlx.data` buffer of padded numpy batches for `epoch` (random access, assembled on demand)."
         batches = self.batch_indices(epoch)
         buf = self.buffer.perm(np.concatenate(batches).tolist()).batch([len(b) for b in batches],
                                                                         pad={"input_ids": self.pad_id, "attention_mask": 0})
         return buf.pad_to_multiple("input_ids", 1, self.pad_multiple, self.pad_id).pad_to_multiple("attention_mask", 1, self.pad_multiple, 0)
 
-    def stream(self, epoch:int=0):
+    def stream(
+        self,
+        epoch:int=0, # the epoch, which reseeds the shuffle
+    ):
         "Padded numpy batches of `epoch`, prepared `prefetch` ahead on a background thread."
         buf = self.buffer_for(epoch)
         if self.prefetch <= 0:
@@ -112,7 +126,10 @@ class TextLoader:
                 except queue.Empty: pass
                 worker.join(0.01)
 
-    def epoch_batches(self, epoch:int=0):
+    def epoch_batches(
+        self,
+        epoch:int=0, # the epoch, which reseeds the shuffle
+    ):
         "The `Batch`es of `epoch`, as `mx.array`s."
         for b in self.stream(epoch):
             yield Batch(mx.array(b["input_ids"]), mx.array(b["attention_mask"]),
@@ -124,14 +141,20 @@ class TextLoader:
         yield from self.epoch_batches(epoch)
 
 # %% ../nbs/13_loaders.ipynb #275a1cdc
-def padding_waste(loader:TextLoader, epoch:int=0) -> float:
+def padding_waste(
+    loader:TextLoader, # the loader to measure
+    epoch:int=0, # the epoch whose batches are counted
+) -> float:
     "Fraction of padded tokens in one epoch of `loader`."
     real = padded = 0
     for b in loader.stream(epoch):
         real += int(b["attention_mask"].sum()); padded += b["attention_mask"].size
     return 1 - real / padded
 
-def loader_throughput(loader:TextLoader, epochs:int=3) -> float:
+def loader_throughput(
+    loader:TextLoader, # the loader to measure
+    epochs:int=3, # epochs to time
+) -> float:
     "Rows per second delivered as `mx.array` batches (averaged over `epochs`)."
     start, n = time.perf_counter(), 0
     for _ in range(epochs):

@@ -21,9 +21,9 @@ __all__ = ['LORA_PRESETS', 'DEFAULT_TARGETS', 'LoRAConfig', 'LoRALinear', 'apply
 @dataclass
 class LoRAConfig:
     "Rank, scaling and dropout of the adapters, and the module names that get them."
-    rank: int = 8
-    alpha: float = 16.0
-    dropout: float = 0.05
+    rank: int = 8  # rank of each adapter
+    alpha: float = 16.0  # adapters are scaled by `alpha / rank`
+    dropout: float = 0.05  # dropout on the adapters' input
     targets: tuple[str, ...]|None = None   # default: by architecture
 
 LORA_PRESETS = {"r4": LoRAConfig(4, 8.0, 0.05), "r8": LoRAConfig(8, 16.0, 0.05), "r16": LoRAConfig(16, 32.0, 0.1)}
@@ -31,7 +31,13 @@ DEFAULT_TARGETS = {"modernbert": ("Wqkv", "Wo", "Wi"), "bert": ("query", "key", 
 
 class LoRALinear(nn.Module):
     "A frozen `nn.Linear` plus a trainable low-rank update."
-    def __init__(self, base:nn.Linear, rank:int=8, alpha:float=16.0, dropout:float=0.0):
+    def __init__(
+        self,
+        base:nn.Linear, # the projection to adapt (kept frozen)
+        rank:int=8, # rank of the update `B @ A`
+        alpha:float=16.0, # the update is scaled by `alpha / rank`
+        dropout:float=0.0, # dropout on the adapter's input
+    ):
         super().__init__()
         out_dims, in_dims = base.weight.shape
         self.base = base
@@ -57,7 +63,10 @@ def _backbone(model:nn.Module) -> str:
     "Attribute holding the encoder in a task model (`model` for ModernBERT, `bert` for BERT)."
     return getattr(model, "base_prefix", "model")
 
-def apply_lora(model:nn.Module, config:LoRAConfig=LoRAConfig()) -> nn.Module:
+def apply_lora(
+    model:nn.Module, # a BERT or ModernBERT task model
+    config:LoRAConfig=LoRAConfig(), # rank, alpha, dropout and target projections
+) -> nn.Module:
     "Wrap the target projections of the encoder in `LoRALinear`, freeze the encoder, keep the head trainable."
     targets = config.targets or DEFAULT_TARGETS[model.config.model_type]
     backbone = _backbone(model)
@@ -70,25 +79,35 @@ def apply_lora(model:nn.Module, config:LoRAConfig=LoRAConfig()) -> nn.Module:
     object.__setattr__(model, "lora_config", config)
     return model
 
-def trainable_summary(model:nn.Module) -> str:
+def trainable_summary(
+    model:nn.Module, # any model
+) -> str:
     "How many parameters train, of how many."
     n_train = sum(v.size for _, v in tree_flatten(model.trainable_parameters()))
     n_all = sum(v.size for _, v in tree_flatten(model.parameters()))
     return f"{n_train:,} trainable of {n_all:,} parameters ({100 * n_train / n_all:.2f}%)"
 
-def merge_lora(model:nn.Module) -> nn.Module:
+def merge_lora(
+    model:nn.Module, # a model with `LoRALinear` layers
+) -> nn.Module:
     "Replace every `LoRALinear` by its merged `nn.Linear`: the model has plain Hugging Face names again."
     swaps = [(name, m.merged()) for name, m in model.named_modules() if isinstance(m, LoRALinear)]
     model.update_modules(tree_unflatten(swaps))
     return model
 
-def save_adapters(model:nn.Module, path:str|Path):
+def save_adapters(
+    model:nn.Module, # a LoRA-wrapped model
+    path:str|Path, # the `.safetensors` file to write
+):
     "Save only what LoRA training changed: adapters and head, with the LoRA config as metadata."
     trainable = dict(tree_flatten(model.trainable_parameters()))
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     mx.save_safetensors(str(path), trainable, metadata={"lora_config": json.dumps(asdict(model.lora_config))})
 
-def load_adapters(model:nn.Module, path:str|Path) -> nn.Module:
+def load_adapters(
+    model:nn.Module, # the base model as `load_pretrained` returns it
+    path:str|Path, # a file `save_adapters` wrote
+) -> nn.Module:
     "Apply LoRA as saved in `path` to a freshly loaded base `model` and load the adapters and head."
     from safetensors import safe_open
     with safe_open(str(path), "np") as f: meta = json.loads(f.metadata()["lora_config"])

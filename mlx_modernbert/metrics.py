@@ -17,13 +17,17 @@ __all__ = ['METRICS', 'DEFAULT_METRIC', 'Metric', 'get_metric']
 @dataclass(frozen=True)
 class Metric:
     "A named score with its direction (`greater_is_better`)."
-    name: str
-    fn: Callable
-    greater_is_better: bool
+    name: str  # the metric's name
+    fn: Callable  # `fn(y_true, y_pred) -> float`
+    greater_is_better: bool  # whether higher scores are better
 
     def __call__(self, y_true:np.ndarray, y_pred:np.ndarray) -> float: return float(self.fn(np.asarray(y_true), np.asarray(y_pred)))
 
-    def better(self, a:float, b:float|None) -> bool:
+    def better(
+        self,
+        a:float, # a new score
+        b:float|None, # the best score so far, or none
+    ) -> bool:
         "Whether score `a` beats `b` (`None` is beaten by anything)."
         return b is None or (a > b if self.greater_is_better else a < b)
 
@@ -53,7 +57,9 @@ METRICS = {m.name: m for m in [
     Metric("mae", _mae, False)]}
 DEFAULT_METRIC = {"binary": "accuracy", "multiclass": "accuracy", "multilabel": "log_loss", "regression": "rmse", "ordinal": "accuracy"}
 
-def get_metric(name:str) -> Metric:
+def get_metric(
+    name:str, # `accuracy`, `f1`, `roc_auc`, `log_loss`, `rmse`, `rmse_log` or `mae`
+) -> Metric:
     "The metric called `name`."
     if name not in METRICS: raise ValueError(f"metric {name!r}: use one of {sorted(METRICS)}")
     return METRICS[name]

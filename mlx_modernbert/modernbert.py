@@ -18,7 +18,10 @@ __all__ = ['ModernBertEmbeddings', 'ModernBertEncoderLayer', 'ModernBertModel', 
 # %% ../nbs/04_modernbert.ipynb #14840565
 class ModernBertEmbeddings(nn.Module):
     "Token embeddings -> LayerNorm -> dropout."
-    def __init__(self, config:ModernBertConfig):
+    def __init__(
+        self,
+        config:ModernBertConfig, # the model's configuration
+    ):
         super().__init__()
         self.tok_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
@@ -30,7 +33,11 @@ class ModernBertEmbeddings(nn.Module):
 # %% ../nbs/04_modernbert.ipynb #7ae9821c
 class ModernBertEncoderLayer(nn.Module):
     "One ModernBERT layer; `layer_type` is `full_attention` (global) or `sliding_attention` (local)."
-    def __init__(self, config:ModernBertConfig, layer_id:int):
+    def __init__(
+        self,
+        config:ModernBertConfig, # the model's configuration
+        layer_id:int, # the layer's index (every `global_attn_every_n_layers`-th is global)
+    ):
         super().__init__()
         self.layer_type = config.layer_types[layer_id]
         self.attn_norm = nn.Identity() if layer_id == 0 else nn.LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
@@ -47,7 +54,10 @@ class ModernBertModel(PretrainedMixin, nn.Module):
     "ModernBERT encoder: `model(input_ids, attention_mask)` returns the last hidden state (batch, length, hidden)."
     config_class, hf_architecture, base_prefix = ModernBertConfig, "ModernBertModel", "model"
 
-    def __init__(self, config:ModernBertConfig):
+    def __init__(
+        self,
+        config:ModernBertConfig, # the model's configuration
+    ):
         super().__init__()
         self.config = config
         self.embeddings = ModernBertEmbeddings(config)
@@ -65,7 +75,10 @@ class ModernBertModel(PretrainedMixin, nn.Module):
 # %% ../nbs/04_modernbert.ipynb #147656b9
 class ModernBertPredictionHead(nn.Module):
     "`norm(act(dense(x)))`, shared by the masked-LM and classification heads."
-    def __init__(self, config:ModernBertConfig):
+    def __init__(
+        self,
+        config:ModernBertConfig, # the model's configuration
+    ):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size, bias=config.classifier_bias)
         self.act = activation(config.classifier_activation)
@@ -75,7 +88,11 @@ class ModernBertPredictionHead(nn.Module):
 
 class TiedDecoder(nn.Module):
     "Output projection that reuses the token embedding matrix; holds only the bias."
-    def __init__(self, vocab_size:int, bias:bool):
+    def __init__(
+        self,
+        vocab_size:int, # outputs (the vocabulary size)
+        bias:bool, # whether the decoder has a bias (`decoder_bias`)
+    ):
         super().__init__()
         if bias: self.bias = mx.zeros((vocab_size,))
 
@@ -88,7 +105,10 @@ class ModernBertForMaskedLM(PretrainedMixin, nn.Module):
     "ModernBERT with the masked-LM head: returns logits over the vocabulary (batch, length, vocab)."
     config_class, hf_architecture, base_prefix, is_task = ModernBertConfig, "ModernBertForMaskedLM", "model", True
 
-    def __init__(self, config:ModernBertConfig):
+    def __init__(
+        self,
+        config:ModernBertConfig, # the model's configuration
+    ):
         super().__init__()
         self.config = config
         self.model = ModernBertModel(config)
@@ -111,7 +131,10 @@ class ModernBertForSequenceClassification(PretrainedMixin, nn.Module):
     "ModernBERT with pooling and a classification/regression head: returns logits (batch, num_labels)."
     config_class, hf_architecture, base_prefix, is_task = ModernBertConfig, "ModernBertForSequenceClassification", "model", True
 
-    def __init__(self, config:ModernBertConfig):
+    def __init__(
+        self,
+        config:ModernBertConfig, # the model's configuration; `num_labels` sets the head's outputs
+    ):
         super().__init__()
         self.config = config
         self.model = ModernBertModel(config)

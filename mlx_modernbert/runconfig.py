@@ -19,7 +19,10 @@ __all__ = ['PRESETS', 'ENV_PREFIX', 'RunConfigError', 'opt', 'RunConfig', 'coerc
 class RunConfigError(ValueError):
     "A run configuration that cannot be used (unknown key, wrong type, unknown preset)."
 
-def opt(default, help:str=""):
+def opt(
+    default, # the field's default value
+    help:str="", # one line on what the field does
+):
     "A config field with its default and a one-line help text (shown by `config init` and the CLI)."
     return field(default=default, metadata={"help": help})
 
@@ -79,7 +82,11 @@ def _base_types(tp) -> tuple[set, bool]:
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union: return {a for a in args if a is not type(None)}, type(None) in args
     return {tp}, False
 
-def coerce(key:str, value, source:str):
+def coerce(
+    key:str, # a `RunConfig` field name
+    value, # the value as read (text from the command line, or YAML)
+    source:str, # where the value came from, for the error message
+):
     "`value` converted to the type of field `key`, or a RunConfigError naming `source`."
     types_, optional = _base_types(_field_types()[key])
     if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null") and optional):
@@ -114,7 +121,10 @@ PRESETS = {
     "test": dict(epochs=1, max_length=48, batch_size=16, limit_rows=96, mlflow=False, folds=0, compile=True),
 }
 
-def check_keys(d:dict, source:str):
+def check_keys(
+    d:dict, # keys to check
+    source:str, # where the keys came from, for the error message
+):
     "Unknown keys in `d` are an error listing them and the valid ones."
     if (unknown := sorted(set(d) - {f.name for f in fields(RunConfig)})):
         raise RunConfigError(f"{source}: unknown key(s) {unknown}; valid keys: {sorted(f.name for f in fields(RunConfig))}")
@@ -122,7 +132,9 @@ def check_keys(d:dict, source:str):
 # %% ../nbs/30_runconfig.ipynb #fed9afe9
 ENV_PREFIX = "MLX_MODERNBERT_"
 
-def read_config_file(path:str|Path) -> dict:
+def read_config_file(
+    path:str|Path, # a `.yaml`, `.yml` or `.json` file
+) -> dict:
     "A YAML or JSON config file as a dict (keys checked)."
     path = Path(path)
     if not path.is_file(): raise RunConfigError(f"config file {path} not found")
@@ -156,7 +168,10 @@ def resolve_config(preset:str|None=None, # a key of PRESETS
     values.update({k: coerce(k, v, f"--{k.replace('_', '-')}") for k, v in flags.items()})
     return RunConfig(**values)
 
-def write_run_config(cfg:RunConfig, path:str|Path):
+def write_run_config(
+    cfg:RunConfig, # the resolved configuration
+    path:str|Path, # the YAML file to write
+):
     "Write the resolved config as YAML."
     Path(path).write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
 

@@ -19,14 +19,18 @@ __all__ = ['STYLES', 'TEMPLATE_CLASSES', 'is_missing', 'format_number', 'format_
            'make_template', 'template_to_dict', 'template_from_dict']
 
 # %% ../nbs/11_templates.ipynb #e86ee624
-def is_missing(v) -> bool:
+def is_missing(
+    v, # any cell value
+) -> bool:
     "Whether `v` is a missing value (None, NaN, NaT, empty string)."
     if v is None: return True
     if isinstance(v, str): return v.strip() == ""
     try: return bool(pd.isna(v))
     except (TypeError, ValueError): return False
 
-def format_number(x:float) -> str:
+def format_number(
+    x:float, # a number
+) -> str:
     "Compact number: integers without `.0`, at most 2 decimals, small values with 3 significant digits."
     if isinstance(x, (bool, np.bool_)): return "yes" if x else "no"
     x = float(x)
@@ -35,14 +39,19 @@ def format_number(x:float) -> str:
     if abs(x) < 0.01: return f"{x:.3g}"
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
-def format_value(v, missing:str="unknown") -> str:
+def format_value(
+    v, # any cell value
+    missing:str="unknown", # the word for a missing value
+) -> str:
     "A cell as words: numbers compact, booleans yes/no, text stripped, missing as `missing`."
     if is_missing(v): return missing
     if isinstance(v, (bool, np.bool_)): return "yes" if v else "no"
     if isinstance(v, (int, float, np.integer, np.floating)): return format_number(v)
     return " ".join(str(v).split())
 
-def readable_name(column:str) -> str:
+def readable_name(
+    column:str, # a column name
+) -> str:
     "A column name as words: `SibSp` -> `Sib Sp`, `bill_length_mm` -> `bill length mm`, `1stFlrSF` -> `1st Flr SF`."
     name = re.sub(r"[_\-.]+", " ", str(column))
     name = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
@@ -53,18 +62,32 @@ class Template:
     "Base class: `columns` it may read, `render_row(row)` to text, a `name` that identifies it (for caches)."
     name = "template"
 
-    def render_row(self, row:dict) -> str: raise NotImplementedError
+    def render_row(
+        self,
+        row:dict, # one row as column -> value
+    ) -> str: raise NotImplementedError
 
-    def render(self, df:pd.DataFrame) -> list[str]:
+    def render(
+        self,
+        df:pd.DataFrame, # the rows to render
+    ) -> list[str]:
         "Text for every row of `df`."
         cols = [c for c in self.columns if c in df.columns]
         return [self.render_row(dict(zip(cols, values))) for values in df[cols].itertuples(index=False, name=None)]
 
-    def fit_outcomes(self, df:pd.DataFrame, target:np.ndarray) -> Template:
+    def fit_outcomes(
+        self,
+        df:pd.DataFrame, # the training rows
+        target:np.ndarray, # their encoded targets
+    ) -> Template:
         "A copy that may also describe what is known of other rows' targets (training rows only); most templates ignore it."
         return self
 
-    def render_training(self, df:pd.DataFrame, target:np.ndarray) -> list[str]:
+    def render_training(
+        self,
+        df:pd.DataFrame, # the training rows
+        target:np.ndarray, # their encoded targets
+    ) -> list[str]:
         "Text for the training rows `df` whose own targets are `target` (so a row never describes its own label)."
         return self.render(df)
 
@@ -76,12 +99,15 @@ class Template:
 @dataclass
 class KeyValueTemplate(Template):
     "`Column: value` pairs separated by `sep`; missing values omitted or written as `missing`."
-    columns: list[str]
+    columns: list[str]  # feature columns, in order
     missing: str|None = "unknown"   # None: omit the pair
-    sep: str = "; "
-    name: str = "key-value"
+    sep: str = "; "  # text between pairs
+    name: str = "key-value"  # the style's name
 
-    def render_row(self, row:dict) -> str:
+    def render_row(
+        self,
+        row:dict, # one row as column -> value
+    ) -> str:
         parts = [f"{readable_name(c)}: {format_value(row.get(c), self.missing or '')}" for c in self.columns
                  if not (self.missing is None and is_missing(row.get(c)))]
         return self.sep.join(parts)
@@ -89,11 +115,14 @@ class KeyValueTemplate(Template):
 @dataclass
 class SentenceTemplate(Template):
     "A natural sentence: `The <column> is <value>, the <column> is <value>...`."
-    columns: list[str]
-    missing: str|None = "unknown"
-    name: str = "sentence"
+    columns: list[str]  # feature columns, in order
+    missing: str|None = "unknown"  # word for a missing value (None: omit the clause)
+    name: str = "sentence"  # the style's name
 
-    def render_row(self, row:dict) -> str:
+    def render_row(
+        self,
+        row:dict, # one row as column -> value
+    ) -> str:
         parts = [f"the {readable_name(c).lower()} is {format_value(row.get(c), self.missing or '')}" for c in self.columns
                  if not (self.missing is None and is_missing(row.get(c)))]
         text = ", ".join(parts)
@@ -103,10 +132,10 @@ class SentenceTemplate(Template):
 @dataclass
 class FormatTemplate(Template):
     "A user string such as `'{Name}, {Age} years, class {Pclass}'`; fields must be feature columns."
-    text: str
-    columns: list[str] = None
-    missing: str = "unknown"
-    name: str = "format"
+    text: str  # the format string, with `{column}` fields
+    columns: list[str] = None  # the feature columns (to check the fields against)
+    missing: str = "unknown"  # word for a missing value
+    name: str = "format"  # the style's name
 
     @classmethod
     def build(cls, text:str, features:list[str], forbidden:list[str]=(), missing:str="unknown") -> FormatTemplate:
@@ -120,7 +149,10 @@ class FormatTemplate(Template):
             raise DataError(f"template fields {unknown} are not columns of the data; columns: {features}")
         return cls(text, list(dict.fromkeys(fields)), missing)
 
-    def render_row(self, row:dict) -> str:
+    def render_row(
+        self,
+        row:dict, # one row as column -> value
+    ) -> str:
         return self.text.format(**{c: format_value(row.get(c), self.missing) for c in self.columns})
 
 # %% ../nbs/11_templates.ipynb #a35c80da
@@ -130,12 +162,16 @@ _TITLES = {"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs", "Lady": "noble", "Countes
            "Sir": "noble", "Jonkheer": "noble", "Don": "noble", "Dona": "noble", "Capt": "officer", "Col": "officer",
            "Major": "officer"}
 
-def title_from_name(name:str) -> str|None:
+def title_from_name(
+    name:str, # a passenger's name as in the Titanic data
+) -> str|None:
     "The honorific in a Titanic name (`Braund, Mr. Owen Harris` -> `Mr`), grouped as in common Kaggle practice."
     m = re.search(r",\s*([^.]+)\.", str(name))
     return _TITLES.get(m.group(1).strip(), m.group(1).strip()) if m else None
 
-def family_key(r:dict) -> str|None:
+def family_key(
+    r:dict, # one passenger's row as column -> value
+) -> str|None:
     "`surname|class` for a passenger travelling with family (SibSp + Parch > 0), else None."
     if int(r.get("SibSp") or 0) + int(r.get("Parch") or 0) == 0: return None
     return f"{str(r.get('Name')).split(',')[0].strip()}|{r.get('Pclass')}"
@@ -143,17 +179,21 @@ def family_key(r:dict) -> str|None:
 @dataclass
 class TitanicTemplate(Template):
     "Curated text for a Titanic passenger (reads Name, Sex, Age, Pclass, SibSp, Parch, Fare, Embarked, Cabin, Ticket)."
-    columns: list[str] = None
+    columns: list[str] = None  # the feature columns
     ticket_counts: dict = None   # passengers per ticket, from the training data (no labels involved)
     ticket_outcomes: dict|None = None   # ticket -> [survived, died] among a fold's training rows (see `fit_outcomes`)
     family_outcomes: dict|None = None   # "surname|class" -> [survived, died], passengers travelling with family only
-    name: str = "titanic"
+    name: str = "titanic"  # the style's name
 
     def __post_init__(self):
         self.columns = ["Name", "Sex", "Age", "Pclass", "SibSp", "Parch", "Fare", "Embarked", "Cabin", "Ticket"]
         self.ticket_counts = self.ticket_counts or {}
 
-    def fit_outcomes(self, df:pd.DataFrame, target:np.ndarray) -> TitanicTemplate:
+    def fit_outcomes(
+        self,
+        df:pd.DataFrame, # the training passengers
+        target:np.ndarray, # their survival (0/1)
+    ) -> TitanicTemplate:
         "A copy that knows, per ticket and per travelling family (surname and class), how many of `df`'s passengers survived and died."
         tickets, families = {}, {}
         for r, survived in zip(df[self.columns].to_dict("records"), np.asarray(target).astype(int)):
@@ -161,12 +201,20 @@ class TitanicTemplate(Template):
             if (key := family_key(r)): families.setdefault(key, [0, 0])[0 if survived == 1 else 1] += 1
         return replace(self, ticket_outcomes=tickets, family_outcomes=families)
 
-    def render_training(self, df:pd.DataFrame, target:np.ndarray) -> list[str]:
+    def render_training(
+        self,
+        df:pd.DataFrame, # the training passengers
+        target:np.ndarray, # their survival (0/1)
+    ) -> list[str]:
         "Text for training rows, each counting its ticket companions' fates without its own."
         cols = [c for c in self.columns if c in df.columns]
         return [self.render_row(dict(zip(cols, values)), own=int(y)) for values, y in zip(df[cols].itertuples(index=False, name=None), target)]
 
-    def companions(self, r:dict, own:int|None=None) -> list[str]:
+    def companions(
+        self,
+        r:dict, # one passenger's row as column -> value
+        own:int|None=None, # the passenger's own survival when it is among the training counts (left out), else none
+    ) -> list[str]:
         "What is known of the fates of a passenger's ticket companions and travelling family (nothing without outcomes)."
         if self.ticket_outcomes is None: return []
         parts = []
@@ -189,7 +237,11 @@ class TitanicTemplate(Template):
             raise DataError(f"the titanic template needs columns {missing}")
         return cls(ticket_counts=features["Ticket"].astype(str).value_counts().to_dict())
 
-    def render_row(self, r:dict, own:int|None=None) -> str:
+    def render_row(
+        self,
+        r:dict, # one passenger's row as column -> value
+        own:int|None=None, # the passenger's own survival when it is among the training counts (left out), else none
+    ) -> str:
         parts = []
         title = title_from_name(r.get("Name"))
         who = f"{title} " if title else ""
@@ -238,11 +290,15 @@ def make_template(spec:str, # a style name, a "{column}" format string, or a fil
 # %% ../nbs/11_templates.ipynb #aeea0f12
 TEMPLATE_CLASSES = {c.__name__: c for c in (KeyValueTemplate, SentenceTemplate, FormatTemplate, TitanicTemplate)}
 
-def template_to_dict(t:Template) -> dict:
+def template_to_dict(
+    t:Template, # the template
+) -> dict:
     "A JSON-serialisable description of `t`."
     return {"class": type(t).__name__, **{k: v for k, v in vars(t).items()}}
 
-def template_from_dict(d:dict) -> Template:
+def template_from_dict(
+    d:dict, # what `template_to_dict` returned
+) -> Template:
     "The template `template_to_dict` described."
     d = dict(d); cls = TEMPLATE_CLASSES.get(d.pop("class", None))
     if cls is None: raise DataError(f"unknown template class in checkpoint: {d}; known: {sorted(TEMPLATE_CLASSES)}")

@@ -22,7 +22,7 @@ log = logging.getLogger("mlx_modernbert")
 class TextTokenizer:
     "A fast tokenizer with the pad id and the files that define it (for cache keys)."
     tokenizer: object          # tokenizers.Tokenizer
-    pad_id: int
+    pad_id: int  # id of the padding token
     files_digest: str          # hash of the tokenizer files
 
     @classmethod
@@ -41,7 +41,11 @@ class TextTokenizer:
         pad = tok.token_to_id("[PAD]") if tok.token_to_id("[PAD]") is not None else tok.token_to_id("<pad>")
         return cls(tok, 0 if pad is None else pad, digest)
 
-    def encode(self, texts:list[str], max_length:int=512) -> list[np.ndarray]:
+    def encode(
+        self,
+        texts:list[str], # the texts to tokenize
+        max_length:int=512, # most tokens per text, special tokens included
+    ) -> list[np.ndarray]:
         "Token ids of each text (with special tokens), truncated to `max_length`; warns how many were truncated."
         self.tokenizer.enable_truncation(max_length)
         try: encodings = self.tokenizer.encode_batch(list(texts))
@@ -51,7 +55,12 @@ class TextTokenizer:
         return [np.asarray(e.ids, dtype=np.int32) for e in encodings]
 
 # %% ../nbs/12_tokenize.ipynb #642a7ddd
-def cache_key(texts:list[str], template_fingerprint:str, tokenizer:TextTokenizer, max_length:int) -> str:
+def cache_key(
+    texts:list[str], # the rendered rows
+    template_fingerprint:str, # identifies the template that rendered them
+    tokenizer:TextTokenizer, # the tokenizer
+    max_length:int, # the truncation length
+) -> str:
     "Hash of everything that determines the token ids."
     h = hashlib.sha256()
     for part in (template_fingerprint, tokenizer.files_digest, str(max_length), str(len(texts))): h.update(part.encode() + b"\0")
@@ -75,12 +84,13 @@ def _load_ragged(path:Path, key:str) -> list[np.ndarray]:
     if len(offsets) != int(meta["rows"]) + 1 or offsets[-1] != len(flat): raise ValueError("inconsistent offsets")
     return [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
-def tokenize_cached(texts:list[str], # one text per row
-                    tokenizer:TextTokenizer,
-                    max_length:int=512,
-                    template_fingerprint:str="", # identifies the template that made `texts`
-                    cache_dir:str|Path|None=None, # None: no cache
-                   ) -> list[np.ndarray]:
+def tokenize_cached(
+    texts:list[str], # one text per row
+    tokenizer:TextTokenizer, # the tokenizer
+    max_length:int=512, # the truncation length
+    template_fingerprint:str="", # identifies the template that made `texts`
+    cache_dir:str|Path|None=None, # None: no cache
+) -> list[np.ndarray]:
     "Token ids per row, read from the cache when everything that shapes them is unchanged."
     if cache_dir is None: return tokenizer.encode(texts, max_length)
     key = cache_key(texts, template_fingerprint, tokenizer, max_length)

@@ -19,7 +19,11 @@ log = logging.getLogger("mlx_modernbert")
 class MetricsLogger(Callback):
     "Append per-update and per-epoch metrics to `metrics.jsonl` (and the epochs to `metrics.csv`) in `folder`."
     order, main_only = 30, True
-    def __init__(self, folder:str|Path, every:int=1): self.folder, self.every = Path(folder), every
+    def __init__(
+        self,
+        folder:str|Path, # the run folder
+        every:int=1, # log every N-th update (epochs are always logged)
+    ): self.folder, self.every = Path(folder), every
     def before_fit(self): self.folder.mkdir(parents=True, exist_ok=True)
     def _write(self, record:dict):
         with open(self.folder / "metrics.jsonl", "a") as f: f.write(json.dumps(record) + "\n")
@@ -34,13 +38,18 @@ class MetricsLogger(Callback):
             if new: f.write(",".join(rec) + "\n")
             f.write(",".join(str(v) for v in rec.values()) + "\n")
 
-def read_metrics(folder:str|Path) -> list[dict]:
+def read_metrics(
+    folder:str|Path, # a run folder
+) -> list[dict]:
     "The records `MetricsLogger` wrote in `folder`."
     path = Path(folder) / "metrics.jsonl"
     return [json.loads(l) for l in path.read_text().splitlines()] if path.exists() else []
 
 # %% ../nbs/24_tracking.ipynb #9f92e9e4
-def flatten(d:dict, prefix:str="") -> dict:
+def flatten(
+    d:dict, # a nested dict
+    prefix:str="", # prefix for the keys of this level
+) -> dict:
     "Nested dicts as one level with dotted keys (MLflow params)."
     out = {}
     for k, v in d.items():
@@ -51,14 +60,17 @@ def flatten(d:dict, prefix:str="") -> dict:
 class MLflowCallback(Callback):
     "Log params, metrics, system info and checkpoints to MLflow; a failure warns once and never stops training."
     order, main_only = 40, True
-    def __init__(self, run_dir:str|Path, # the run's folder; the default store lives in it
-                 tracking_uri:str|None=None, # e.g. http://127.0.0.1:5000; default: sqlite file in run_dir
-                 experiment:str="mlx-modernbert", run_name:str|None=None,
-                 params:dict|None=None, # configuration to log (flattened)
-                 every:int=10, # log the training loss every `every` updates
-                 checkpoint_dir:str|Path|None=None, # log its `best/` (and the last) folder as artifacts at the end
-                 register_as:str|None=None, # register the best model under this name
-                ):
+    def __init__(
+        self,
+        run_dir:str|Path, # the run's folder; the default store lives in it
+        tracking_uri:str|None=None, # e.g. http://127.0.0.1:5000; default: sqlite file in run_dir
+        experiment:str="mlx-modernbert", # the MLflow experiment (created if missing)
+        run_name:str|None=None, # the MLflow run's name
+        params:dict|None=None, # configuration to log (flattened)
+        every:int=10, # log the training loss every `every` updates
+        checkpoint_dir:str|Path|None=None, # log its `best/` (and the last) folder as artifacts at the end
+        register_as:str|None=None, # register the best model under this name
+    ):
         self.run_dir, self.every, self.params = Path(run_dir), every, params or {}
         self.uri = tracking_uri or f"sqlite:///{(self.run_dir / 'mlflow.db').resolve()}"
         self.experiment, self.run_name, self.checkpoint_dir, self.register_as = experiment, run_name, checkpoint_dir, register_as

@@ -101,7 +101,12 @@ def plot_learning_curves(history:list[dict], # `Learner.history`: one record per
     fig.tight_layout()
     return fig
 
-def plot_confusion_matrix(y_true, y_pred, labels:list|None=None, normalize:bool=False):
+def plot_confusion_matrix(
+    y_true, # true labels
+    y_pred, # predicted labels
+    labels:list|None=None, # label order (default: sorted union of both)
+    normalize:bool=False, # show each row's shares instead of counts
+):
     "Confusion matrix of true (rows) against predicted (columns) labels, with counts (or row shares) in the cells."
     import matplotlib.pyplot as plt
     from sklearn.metrics import confusion_matrix
@@ -119,7 +124,11 @@ def plot_confusion_matrix(y_true, y_pred, labels:list|None=None, normalize:bool=
     fig.tight_layout()
     return fig
 
-def plot_roc_calibration(y_true, prob, bins:int=10):
+def plot_roc_calibration(
+    y_true, # true 0/1 labels
+    prob, # predicted probability of the positive class
+    bins:int=10, # equal-width probability bins of the reliability diagram
+):
     "Binary tasks: the ROC curve (with its AUC) and a reliability diagram of predicted probability against frequency."
     import matplotlib.pyplot as plt
     from sklearn.metrics import roc_curve, roc_auc_score
@@ -136,7 +145,12 @@ def plot_roc_calibration(y_true, prob, bins:int=10):
     fig.tight_layout()
     return fig
 
-def plot_predicted_vs_actual(y_true, y_pred, log:bool=False, name:str="target"):
+def plot_predicted_vs_actual(
+    y_true, # true values
+    y_pred, # predicted values
+    log:bool=False, # logarithmic axes (prices)
+    name:str="target", # the target's name on the axes
+):
     "Regression: predictions against true values, with the diagonal."
     import matplotlib.pyplot as plt
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
@@ -149,7 +163,10 @@ def plot_predicted_vs_actual(y_true, y_pred, log:bool=False, name:str="target"):
     fig.tight_layout()
     return fig
 
-def plot_token_lengths(rows:list, max_length:int|None=None):
+def plot_token_lengths(
+    rows:list, # token ids per row
+    max_length:int|None=None, # the truncation length, drawn as a line
+):
     "Histogram of tokens per row (with the truncation length, when given)."
     import matplotlib.pyplot as plt
     lengths = np.array([len(r) for r in rows])
@@ -160,7 +177,13 @@ def plot_token_lengths(rows:list, max_length:int|None=None):
     fig.tight_layout()
     return fig
 
-def errors_table(texts:list[str], y_true, y_pred, prob=None, n:int=10) -> pd.DataFrame:
+def errors_table(
+    texts:list[str], # each row's text
+    y_true, # true labels
+    y_pred, # predicted labels
+    prob=None, # predicted probabilities (rows, classes) or of the positive class, to rank mistakes by confidence
+    n:int=10, # rows to show
+) -> pd.DataFrame:
     "The rows the model got wrong (most confident mistakes first when probabilities are given), with their text."
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     df = pd.DataFrame({"text": texts, "true": y_true, "predicted": y_pred})
@@ -183,7 +206,12 @@ def attention_maps(model:nn.Module, # a BERT or ModernBERT model (base or task)
     if was_training: model.train()
     return np.stack([np.array(m[0]) for m in maps])
 
-def plot_attention(maps:np.ndarray, tokens:list[str], layer:int=-1, head:int=0):
+def plot_attention(
+    maps:np.ndarray, # attention probabilities (layers, heads, queries, keys) of one row
+    tokens:list[str], # the row's tokens as text
+    layer:int=-1, # which layer (negative counts from the top)
+    head:int=0, # which head
+):
     "Heatmap of one layer's and head's attention (queries down, keys across), tokens as labels."
     import matplotlib.pyplot as plt
     a = maps[layer, head]
@@ -196,9 +224,12 @@ def plot_attention(maps:np.ndarray, tokens:list[str], layer:int=-1, head:int=0):
     return fig
 
 # %% ../nbs/50_widgets.ipynb #6badc01f
-def template_explorer(ds, # a `TabularDataset`
-                      tokenizer, # a `TextTokenizer`
-                      styles:tuple=("titanic", "sentence", "key-value"), max_length:int=128):
+def template_explorer(
+    ds, # a `TabularDataset`
+    tokenizer, # a `TextTokenizer`
+    styles:tuple=("titanic", "sentence", "key-value"), # template styles in the menu
+    max_length:int=128, # truncation length for the token count
+):
     "A widget: a style menu and a row slider over `ds`, showing the row's text, tokens and length."
     import ipywidgets as W, html
     from mlx_modernbert.templates import make_template
