@@ -1,10 +1,10 @@
 "Peak GPU memory and time of repeated compiled steps (ModernBERT-base shape, 32 x 512, bf16), optionally under mx.set_memory_limit. Run on a CUDA machine: python bench/gpu_memory.py [limit GiB]"
+import sys, time
 import numpy as np
 from mlx_modernbert.backend import mx, nn
 from mlx_modernbert.benchmark import benchmark_model
 from mlx_modernbert.trainer import make_optimizer, TrainConfig, clip_global_norm
 GiB = 2**30
-import sys, time
 if len(sys.argv) > 1: print("limit was", mx.set_memory_limit(int(float(sys.argv[1]) * GiB)) / GiB)
 net = benchmark_model("modernbert-base"); net.set_dtype(mx.bfloat16); net.train(); mx.eval(net.parameters())
 B, L = 32, 512

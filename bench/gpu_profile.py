@@ -1,5 +1,6 @@
 "GPU kernel times of three compiled trainer steps (ModernBERT-base shape, 32 x 512, bf16) from PyTorch's profiler, which sees MLX's CUDA kernels too. Run on a CUDA machine: python bench/gpu_profile.py step (or: layer)"
-import time, json, sys, numpy as np
+import sys
+import numpy as np
 import torch
 from torch.profiler import profile, ProfilerActivity
 from mlx_modernbert.backend import mx, nn
