@@ -10,15 +10,13 @@ import dataclasses, json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from .errors import ConfigError
 
 # %% auto #0
-__all__ = ['CONFIG_CLASSES', 'ConfigError', 'ModernBertConfig', 'BertConfig', 'read_config', 'write_config', 'modernbert_tiny',
+__all__ = ['CONFIG_CLASSES', 'ModernBertConfig', 'BertConfig', 'read_config', 'write_config', 'modernbert_tiny',
            'modernbert_base']
 
 # %% ../nbs/01_config.ipynb #4cc69112
-class ConfigError(ValueError):
-    "A model config that cannot be used: a missing key, a wrong value."
-
 def _check_required(cls, d:dict, required:tuple[str, ...]):
     if (missing := [k for k in required if k not in d]):
         raise ConfigError(f"{cls.__name__}: config is missing required key(s) {missing}; "

@@ -11,16 +11,14 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from .errors import DataError
 
 # %% auto #0
-__all__ = ['log', 'TASKS', 'DATA_DIR', 'DATASETS', 'DataError', 'read_table', 'detect_task', 'LabelEncoding', 'TabularDataset',
-           'load_test', 'train_val_split', 'kfold_indices', 'DatasetSpec', 'dataset_spec', 'load_dataset']
+__all__ = ['log', 'TASKS', 'DATA_DIR', 'DATASETS', 'read_table', 'detect_task', 'LabelEncoding', 'TabularDataset', 'load_test',
+           'train_val_split', 'kfold_indices', 'DatasetSpec', 'dataset_spec', 'load_dataset']
 
 # %% ../nbs/10_datasets.ipynb #0ab23ee3
 log = logging.getLogger("mlx_modernbert")
-
-class DataError(ValueError):
-    "Input data that cannot be used as given; the message names the file, column or row and the fix."
 
 # %% ../nbs/10_datasets.ipynb #3a2729fc
 def _utf8_error(path:Path, e:UnicodeDecodeError) -> DataError:

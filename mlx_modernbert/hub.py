@@ -11,17 +11,14 @@ from pathlib import Path
 from mlx.utils import tree_flatten, tree_unflatten
 from .backend import mx, nn
 from .config import read_config, write_config, ConfigError
+from .errors import CheckpointError, CheckpointNotFoundError
 
 # %% auto #0
-__all__ = ['log', 'OFFLINE_MODELS', 'WEIGHT_FILES', 'TOKENIZER_FILES', 'DTYPES', 'TASKS', 'CheckpointError', 'resolve_model_dir',
-           'load_safetensors', 'save_safetensors', 'match_weights', 'init_weights', 'PretrainedMixin',
-           'load_pretrained']
+__all__ = ['log', 'OFFLINE_MODELS', 'WEIGHT_FILES', 'TOKENIZER_FILES', 'DTYPES', 'TASKS', 'resolve_model_dir', 'load_safetensors',
+           'save_safetensors', 'match_weights', 'init_weights', 'PretrainedMixin', 'load_pretrained']
 
 # %% ../nbs/03_hub.ipynb #fc08f50d
 log = logging.getLogger("mlx_modernbert")
-
-class CheckpointError(ValueError):
-    "A checkpoint that does not fit the model: missing, unexpected or wrongly shaped weights, or missing files."
 
 # %% ../nbs/03_hub.ipynb #b5c7e0d4
 OFFLINE_MODELS = {  # name -> (python package, folder inside it)

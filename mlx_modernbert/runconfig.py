@@ -10,15 +10,13 @@ import dataclasses, json, os, types, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import yaml
+from .errors import RunConfigError
 
 # %% auto #0
-__all__ = ['PRESETS', 'ENV_PREFIX', 'RunConfigError', 'opt', 'RunConfig', 'coerce', 'check_keys', 'read_config_file',
-           'resolve_config', 'write_run_config', 'commented_config']
+__all__ = ['PRESETS', 'ENV_PREFIX', 'opt', 'RunConfig', 'coerce', 'check_keys', 'read_config_file', 'resolve_config',
+           'write_run_config', 'commented_config']
 
 # %% ../nbs/30_runconfig.ipynb #d7b0cc4a
-class RunConfigError(ValueError):
-    "A run configuration that cannot be used (unknown key, wrong type, unknown preset)."
-
 def opt(
     default, # the field's default value
     help:str="", # one line on what the field does
