@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/cli.html.md"""
 
 # %% ../nbs/40_cli.ipynb #d7e646af
 from __future__ import annotations
-import json, sys
+import dataclasses, inspect, json, typing
 from pathlib import Path
 import typer
 from rich.console import Console
@@ -41,54 +41,71 @@ def info(as_json:bool=typer.Option(False, "--json", help="print JSON instead of 
     console.print(table)
 
 # %% ../nbs/40_cli.ipynb #24633ce7
-def _user_errors() -> tuple:
-    from mlx_modernbert.datasets import DataError
-    from mlx_modernbert.runconfig import RunConfigError
-    from mlx_modernbert.hub import CheckpointError
-    from mlx_modernbert.config import ConfigError
-    from mlx_modernbert.kaggle import KaggleError
-    return (DataError, RunConfigError, CheckpointError, ConfigError, KaggleError, FileNotFoundError, ValueError)
-
 def _run(fn, *args, **kwargs):
-    "Call `fn`; a user error becomes one red line and exit code 2 (unless --debug)."
+    "Call `fn`; the package's errors become one red line and exit code 2 (unless --debug); Ctrl-C exits with 130."
+    from mlx_modernbert.errors import MlxModernBertError
     try: return fn(*args, **kwargs)
-    except _user_errors() as e:
+    except MlxModernBertError as e:
         if _state["debug"]: raise
         console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/]: the last finished epoch's checkpoint is kept", highlight=False)
+        raise typer.Exit(130)
 
 # %% ../nbs/40_cli.ipynb #d78291d9
 def _opt(help:str): return typer.Option(None, help=help, show_default=False)
 
-@app.command()
-def train(train:str=_opt("training CSV (default: the dataset's bundled file)"),
-          val:str=_opt("validation CSV"), test:str=_opt("test CSV: also write submission.csv"),
-          target:str=_opt("target column"), id_column:str=_opt("id column"), dataset:str=_opt("registered dataset: titanic, house-prices, penguins"),
-          model:str=_opt("model folder, offline name or hub id"), config:str=_opt("YAML or JSON config file"),
-          preset:str=_opt("preset: quick, development, production, kaggle, titanic_competition, titanic_lora, no_compile, competition_best_only, test"),
-          epochs:int=_opt("epochs"), batch_size:int=_opt("rows per micro-batch"), grad_accum:int=_opt("micro-batches per update"),
-          lr:float=_opt("peak learning rate"), max_length:int=_opt("tokens per row"), template:str=_opt("key-value, sentence, titanic, a '{column}' string or a file"),
-          folds:int=_opt("k-fold ensemble (k >= 2)"), lora:bool=typer.Option(None, "--lora/--no-lora", help="LoRA (preset r8) instead of full fine-tuning", show_default=False),
-          seed:int=_opt("seed"), output:str=_opt("folder for run folders"), mlflow:bool=typer.Option(None, "--mlflow/--no-mlflow", help="track in MLflow", show_default=False),
-          mlflow_uri:str=_opt("MLflow server URI"), resume:str=_opt("continue from a checkpoint (checkpoints/epoch-NNN) of a single-split run"),
-          task:str=_opt("override the detected task"), limit_rows:int=_opt("use a seeded sample of N training rows (smoke tests)"),
-          distribute:str=_opt("under mlx.launch: data (share every batch) or folds (each process trains its own folds)"),
-         ):
+def _field_options() -> list[inspect.Parameter]:
+    "One command-line option per `RunConfig` field, typed and described by the field itself."
+    from mlx_modernbert.runconfig import RunConfig, field_types, base_types
+    params = []
+    for f in dataclasses.fields(RunConfig):
+        kinds, _ = base_types(field_types()[f.name])
+        kind, name = next(iter(kinds)), f.name.replace("_", "-")
+        help = f"{f.metadata.get('help', '')} [default: {f.default}]"
+        if kind is bool or f.metadata.get("flag"):
+            option, kind = typer.Option(None, f"--{name}/--no-{name}", help=help, show_default=False), bool
+        else: option = typer.Option(None, f"--{name}", help=help, show_default=False)
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=typing.Optional[kind]))
+    return params
+
+def _flag_values(given:dict) -> dict:
+    "Command-line values as config values: on/off flags of non-boolean fields become their value or `none`."
+    from mlx_modernbert.runconfig import RunConfig
+    flags = {f.name: f.metadata["flag"] for f in dataclasses.fields(RunConfig) if f.metadata.get("flag")}
+    return {k: (None if v is None else (flags[k] if v else "none")) if k in flags else v for k, v in given.items()}
+
+def train(
+    config:str=_opt("YAML or JSON config file"),
+    preset:str=_opt("a named preset"),
+    resume:str=_opt("continue from a checkpoint (checkpoints/epoch-NNN) of a single-split run"),
+    **fields, # one option per RunConfig field (`--epochs`, `--lr`, `--folds`, ...)
+):
     "Fine-tune on a CSV (default: the bundled Titanic data with the offline all-MiniLM-L6-v2) and report the validation score."
     from mlx_modernbert.runconfig import resolve_config
-    from mlx_modernbert.kaggle import train_run
-    flags = dict(train=train, val=val, test=test, target=target, id_column=id_column, model=model, epochs=epochs, batch_size=batch_size,
-                 grad_accum=grad_accum, lr=lr, max_length=max_length, template=template, folds=folds, seed=seed, output=output,
-                 mlflow=mlflow, mlflow_uri=mlflow_uri, task=task, limit_rows=limit_rows, distribute=distribute,
-                 lora=None if lora is None else ("r8" if lora else "none"),  # "none" turns off a preset's LoRA
-                 dataset=dataset if dataset is not None else ("none" if target is not None else None))  # --target alone: no registry defaults
+    from mlx_modernbert.run import train_run
+    flags = _flag_values(fields)
+    if flags.get("dataset") is None and flags.get("target") is not None: flags["dataset"] = "none"   # --target alone: no registry defaults
     cfg = _run(resolve_config, preset, config, flags)
     run_dir, summary = _run(train_run, cfg, resume)
     console.print(f"[bold]{summary['metric']}[/]: " + ", ".join(f"{s:.4f}" for s in summary["scores"]) +
                   (f"  (mean {summary['mean']:.4f} ± {summary['std']:.4f})" if len(summary["scores"]) > 1 else "") +
+                  (f"  out-of-fold {summary['oof_score']:.4f}" if summary.get("oof_score") is not None else "") +
                   f"  in {summary['seconds']:.0f} s")
     console.print(f"run folder: {run_dir}", soft_wrap=True, highlight=False)
-    if "submission" in summary: console.print(f"submission: {summary['submission']}", soft_wrap=True, highlight=False)
+    if summary.get("submission"): console.print(f"submission: {summary['submission']}", soft_wrap=True, highlight=False)
+
+def _train_signature() -> inspect.Signature:
+    "`train`'s own options, then one per RunConfig field; the preset option lists the presets."
+    from mlx_modernbert.runconfig import PRESETS
+    own = [p for p in inspect.signature(train).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=typing.Optional[str],
+                     default=_opt(f"a named preset: {', '.join(PRESETS)}") if p.name == "preset" else p.default) for p in own]
+    return inspect.Signature(own + _field_options())
+
+train.__signature__ = _train_signature()
+app.command()(train)
 
 # %% ../nbs/40_cli.ipynb #aa0eec6e
 @app.command()
@@ -96,7 +113,7 @@ def predict(test:str=typer.Option(..., help="test CSV"), checkpoint:str=typer.Op
             output:str=typer.Option("submission.csv", help="submission CSV to write"),
             probabilities:bool=typer.Option(False, help="add a probability column per class")):
     "Write a Kaggle submission from a trained run (fold models are averaged)."
-    from mlx_modernbert.kaggle import predict_run
+    from mlx_modernbert.predict import predict_run
     sub = _run(predict_run, test, checkpoint, output, probabilities)
     console.print(f"wrote {output}: {len(sub)} rows, columns {list(sub.columns)}", soft_wrap=True)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 import numpy as np
+from .errors import RunConfigError
 
 # %% auto #0
-__all__ = ['METRICS', 'DEFAULT_METRIC', 'Metric', 'get_metric']
+__all__ = ['METRICS', 'DEFAULT_METRIC', 'Metric', 'get_metric', 'task_score']
 
 # %% ../nbs/21_metrics.ipynb #122782dd
 @dataclass(frozen=True)
@@ -45,7 +46,9 @@ def _roc_auc(y, p):
     return roc_auc_score(y.reshape(-1), p.reshape(len(p), -1)[:, 0]) if p.ndim == 1 or p.shape[-1] == 1 else roc_auc_score(y, p, multi_class="ovr")
 def _log_loss(y, p):
     from sklearn.metrics import log_loss
-    p = p.reshape(len(p), -1)
+    y, p = np.asarray(y), p.reshape(len(p), -1)
+    if y.ndim == 2 and y.shape == p.shape and p.shape[1] > 1:   # multilabel: the mean binary log loss over every label
+        return log_loss(y.ravel(), p.ravel(), labels=[0, 1])
     return log_loss(y.reshape(-1), p[:, 0] if p.shape[1] == 1 else p, labels=None if p.shape[1] == 1 else list(range(p.shape[1])))
 def _rmse(y, p): return float(np.sqrt(np.mean((y.reshape(len(y), -1) - p.reshape(len(p), -1)) ** 2)))
 def _rmse_log(y, p): return _rmse(np.log1p(np.maximum(y, 0)), np.log1p(np.maximum(p, 0)))
@@ -61,5 +64,18 @@ def get_metric(
     name:str, # `accuracy`, `f1`, `roc_auc`, `log_loss`, `rmse`, `rmse_log` or `mae`
 ) -> Metric:
     "The metric called `name`."
-    if name not in METRICS: raise ValueError(f"metric {name!r}: use one of {sorted(METRICS)}")
+    if name not in METRICS: raise RunConfigError(f"metric {name!r}: use one of {sorted(METRICS)}")
     return METRICS[name]
+
+# %% ../nbs/21_metrics.ipynb #b4020104
+def task_score(
+    metric:Metric|str, # the metric, or its name
+    task:str, # the task (`regression` is decoded before scoring)
+    y:np.ndarray, # encoded targets, as the model trains on them
+    pred:np.ndarray, # predictions: probabilities (classification) or values (regression, encoded scale)
+    decode=None, # maps encoded regression values to original units (`LabelEncoding.decode`)
+) -> float:
+    "The metric of predictions `pred` against encoded targets `y` (regression in original units when `decode` is given)."
+    metric = get_metric(metric) if isinstance(metric, str) else metric
+    if task == "regression" and decode is not None: y, pred = decode(y), decode(pred)
+    return metric(y, pred)

@@ -13,16 +13,17 @@ import yaml
 from .errors import RunConfigError
 
 # %% auto #0
-__all__ = ['PRESETS', 'ENV_PREFIX', 'opt', 'RunConfig', 'coerce', 'check_keys', 'read_config_file', 'resolve_config',
-           'write_run_config', 'commented_config']
+__all__ = ['PRESETS', 'ENV_PREFIX', 'opt', 'RunConfig', 'field_types', 'base_types', 'coerce', 'check_keys', 'read_config_file',
+           'resolve_config', 'write_run_config', 'commented_config']
 
 # %% ../nbs/30_runconfig.ipynb #d7b0cc4a
 def opt(
     default, # the field's default value
     help:str="", # one line on what the field does
+    flag=None, # the command line shows the field as an on/off flag: on sets this value, off sets "none"
 ):
     "A config field with its default and a one-line help text (shown by `config init` and the CLI)."
-    return field(default=default, metadata={"help": help})
+    return field(default=default, metadata={"help": help, "flag": flag})
 
 @dataclass
 class RunConfig:
@@ -49,6 +50,7 @@ class RunConfig:
     schedule: str = opt("cosine", "cosine, linear or constant after warmup")
     max_grad_norm: float|None = opt(1.0, "clip the global gradient norm (None: off)")
     label_smoothing: float = opt(0.0, "cross-entropy label smoothing")
+    loss: str|None = opt(None, "cross_entropy, focal, bce, mse, mae, huber or ordinal (default: the task's)")
     freeze_embeddings: bool = opt(False, "keep the token-embedding matrix fixed (faster on CPUs; small data rarely needs it trained)")
     freeze_layers: int = opt(0, "also keep the embeddings and the lowest N encoder layers fixed")
     layer_lr_decay: float|None = opt(None, "e.g. 0.9: lower learning rates towards the embeddings")
@@ -56,7 +58,7 @@ class RunConfig:
     compile: bool = opt(True, "compile the training step with mx.compile")
     folds: int = opt(0, "0: one train/validation split; k >= 2: k-fold ensemble")
     val_fraction: float = opt(0.2, "validation share when no --val and no folds")
-    lora: str|None = opt(None, "LoRA preset (r4, r8, r16) or None for full fine-tuning")
+    lora: str|None = opt(None, "LoRA preset (r4, r8, r16) or None for full fine-tuning; the --lora flag picks r8", flag="r8")
     final_model: str = opt("last", "the weights each model keeps: last (an honest held-out score) or best (epoch with the best validation metric)")
     best_only: bool = opt(True, "keep only the best checkpoint per model")
     keep_last: int = opt(1, "epoch checkpoints to keep besides the best (when not best_only)")
@@ -70,12 +72,59 @@ class RunConfig:
     limit_rows: int|None = opt(None, "use a seeded sample of N training rows (smoke tests)")
     distribute: str = opt("data", "under mlx.launch: data (processes share every batch) or folds (each process trains its own folds)")
 
-def _field_types() -> dict:
+    def __post_init__(self):
+        if self.dataset == "none": self.dataset = None   # `--target` alone: no registry defaults
+        if self.lora == "none": self.lora = None         # `--no-lora` over a preset's LoRA
+        for problem in _problems(self):
+            raise RunConfigError(problem)
+
+    def train_config(self):
+        "The trainer's settings (`TrainConfig`) taken from this run's fields."
+        from mlx_modernbert.trainer import TrainConfig
+        return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig) if hasattr(self, f.name)})
+
+def _problems(c:RunConfig):
+    "Each field value that cannot be used, as a message naming the field, the value and the fix."
+    from mlx_modernbert.datasets import DATASETS
+    from mlx_modernbert.heads import HEAD_TASKS, LOSSES
+    from mlx_modernbert.metrics import METRICS
+    from mlx_modernbert.lora import LORA_PRESETS
+    def one_of(name, allowed, optional=False):
+        v = getattr(c, name)
+        if not (v is None and optional) and v not in allowed: return f"{name}={v!r}: use one of {sorted(allowed)}" + (" (or none)" if optional else "")
+    def at_least(name, low, optional=False):
+        v = getattr(c, name)
+        if not (v is None and optional) and v < low: return f"{name}={v}: must be at least {low}"
+    def within(name, low, high, optional=False, closed_high=False):   # low <= v < high (or <= high)
+        v = getattr(c, name)
+        if v is None and optional: return None
+        if not (low <= v and (v <= high if closed_high else v < high)): return f"{name}={v}: must be in [{low}, {high}{']' if closed_high else ')'}"
+    found = [one_of("dataset", DATASETS, optional=True), one_of("task", HEAD_TASKS, optional=True),
+             one_of("metric", METRICS, optional=True), one_of("loss", LOSSES, optional=True),
+             one_of("schedule", ("cosine", "linear", "constant")), one_of("dtype", ("float32", "bfloat16")),
+             one_of("lora", LORA_PRESETS, optional=True), one_of("final_model", ("best", "last")),
+             one_of("distribute", ("data", "folds")),
+             at_least("max_length", 8), at_least("epochs", 1), at_least("batch_size", 1), at_least("eval_batch_size", 1),
+             at_least("grad_accum", 1), at_least("freeze_layers", 0), at_least("keep_last", 0), at_least("ensemble", 1),
+             at_least("patience", 1, optional=True), at_least("limit_rows", 2, optional=True),
+             within("warmup_ratio", 0, 1), within("label_smoothing", 0, 1), within("val_fraction", 0.01, 1),
+             within("weight_decay", 0, 1, closed_high=True), within("layer_lr_decay", 0.01, 1, optional=True, closed_high=True)]
+    if c.lr <= 0: found.append(f"lr={c.lr}: must be positive (e.g. 1e-4)")
+    if c.max_grad_norm is not None and c.max_grad_norm <= 0: found.append(f"max_grad_norm={c.max_grad_norm}: must be positive, or none for no clipping")
+    if c.folds == 1 or c.folds < 0: found.append(f"folds={c.folds}: use 0 (one train/validation split) or k >= 2 (k-fold ensemble)")
+    if c.val and c.folds >= 2: found.append(f"val={c.val!r} with folds={c.folds}: k folds validate on the training rows; pass one of them")
+    return [f for f in found if f]
+
+def field_types() -> dict:
+    "Each RunConfig field's annotation, resolved (`int`, `str|None`, ...)."
     hints = typing.get_type_hints(RunConfig)
     return {f.name: hints[f.name] for f in fields(RunConfig)}
 
 # %% ../nbs/30_runconfig.ipynb #81abfd17
-def _base_types(tp) -> tuple[set, bool]:
+def base_types(
+    tp, # a field's annotation
+) -> tuple[set, bool]:
+    "The types an annotation allows besides None, and whether None is allowed."
     args = typing.get_args(tp)
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union: return {a for a in args if a is not type(None)}, type(None) in args
     return {tp}, False
@@ -86,7 +135,7 @@ def coerce(
     source:str, # where the value came from, for the error message
 ):
     "`value` converted to the type of field `key`, or a RunConfigError naming `source`."
-    types_, optional = _base_types(_field_types()[key])
+    types_, optional = base_types(field_types()[key])
     if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null") and optional):
         if optional: return None
         raise RunConfigError(f"{source}: {key} cannot be empty")
