@@ -166,6 +166,7 @@ def docs(output:str=typer.Option("_site", help="folder for the site (without Qua
     from mlx_modernbert.docs import build_docs
     console.print(f"site: {_run(build_docs, output, 'nbs', quarto)}/index.html", soft_wrap=True, highlight=False)
 
+# %% ../nbs/40_cli.ipynb #c07ede5d
 @app.command()
 def benchmark(model:str=typer.Option("modernbert-tiny", help="modernbert-tiny, modernbert-base, or a model folder/name"),
               batch_size:int=typer.Option(16, help="rows per step"), seq_length:int=typer.Option(128, help="tokens per row"),

@@ -223,6 +223,11 @@ def kfold_indices(
     "Row indices (train, validation) of `k` seeded folds, stratified for classification."
     from sklearn.model_selection import KFold, StratifiedKFold
     if k < 2: raise DataError(f"folds={k}: need at least 2")
+    if (y := _stratify(ds)) is not None:
+        values, counts = np.unique(y, return_counts=True)
+        if (small := [(ds.encoding.classes[v], n) for v, n in zip(values, counts) if n < k]):
+            raise DataError(f"target {ds.targets[0]!r}: class(es) {', '.join(f'{c!r} ({n} rows)' for c, n in small)} have fewer rows than "
+                            f"folds={k}, so some folds would not see them; use --folds {max(2, int(counts.min()))} or fewer, or merge rare classes")
     splitter = StratifiedKFold(k, shuffle=True, random_state=seed) if _stratify(ds) is not None else KFold(k, shuffle=True, random_state=seed)
     return [(tr, va) for tr, va in splitter.split(np.zeros(len(ds)), _stratify(ds))]
 

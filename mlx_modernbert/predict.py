@@ -24,10 +24,13 @@ __all__ = ['find_checkpoints', 'predict_run']
 def find_checkpoints(
     path:str|Path, # a checkpoint or a run folder
 ) -> list[Path]:
-    "The model checkpoints under `path`: itself, its `checkpoints/final` or `checkpoints/best`, or every fold's."
+    "The model checkpoints under `path`: itself, its `checkpoints/final` or `checkpoints/best`, every fold's, or those of the one run in it."
     path = Path(path)
     if not path.exists(): raise DataError(f"checkpoint path {path} not found")
     if (path / "config.json").exists() and (path / "extra.json").exists(): return [path]
+    runs = [p for p in path.iterdir() if (p / "config.yaml").exists()] if path.is_dir() and not (path / "config.yaml").exists() else []
+    if len(runs) == 1: path = runs[0]   # the output folder holding exactly one run
+    elif len(runs) > 1: raise DataError(f"{path} holds {len(runs)} runs ({', '.join(sorted(p.name for p in runs)[:5])}); pass one of them as --checkpoint")
     found = (sorted(path.glob("checkpoints/final")) or sorted(path.glob("checkpoints/best")) or sorted(path.glob("*/checkpoints/final"))
              or sorted(path.glob("*/checkpoints/best")) or sorted(path.glob("*/checkpoints/epoch-*"))[-1:])
     if not found: raise DataError(f"{path} holds no checkpoint (expected config.json + extra.json, checkpoints/final or fold-*/checkpoints/final)")

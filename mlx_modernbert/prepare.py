@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 import numpy as np
+import pandas as pd
 from .datasets import DataError, TabularDataset, dataset_spec, load_test, read_table
 from .templates import make_template
 from .tokenize import TextTokenizer, tokenize_cached
@@ -43,6 +44,7 @@ class Prepared:
             frame = frame.sample(cfg.limit_rows, random_state=cfg.seed).sort_index().reset_index(drop=True)
         self.ds = TabularDataset.load(frame, target, id_column, cfg.task or (own.task if own else None),
                                       bool(own and own.log_target), name=str(train))
+        self.val_rows = self._append_validation(cfg.val) if cfg.val else None
         self.test_path = cfg.test or (own.test if own else None)   # bundled test file by default
         self.test = load_test(self.test_path, self.ds) if self.test_path else None
         self.template = make_template(cfg.template or (own.template if own else "key-value"), self.ds, cfg.missing, extra_rows=self.test)
@@ -52,6 +54,22 @@ class Prepared:
         texts = self.template.render(self.ds.frame)
         self.rows = tokenize_cached(texts, self.tokenizer, cfg.max_length, self.template.fingerprint, Path(cfg.output) / ".cache")
         self.y, self.cfg = self.ds.y, cfg
+
+    def _append_validation(self, path:str) -> np.ndarray:
+        "Append the rows of the validation file `path` (checked against the training columns and labels); returns their indices."
+        ds = self.ds
+        val = load_test(path, ds)
+        if (missing := [t for t in ds.targets if t not in val.columns]): raise DataError(f"{path}: target column(s) {missing} not found")
+        if (skipped := int((~(keep := val[ds.targets].notna().all(axis=1))).sum())):
+            log.warning("%s: skipped %d of %d rows whose target is missing", path, skipped, len(val)); val = val[keep]
+        if not len(val): raise DataError(f"{path}: no validation rows with a target")
+        if ds.task in ("binary", "multiclass") and (unseen := sorted(set(val[ds.targets[0]]) - set(ds.encoding.classes), key=str)):
+            raise DataError(f"{path}: target {ds.targets[0]!r} has values {unseen[:10]} that the training file never has "
+                            f"(training classes: {ds.encoding.classes[:10]}); drop those rows or add examples of them to training")
+        n = len(ds.frame)
+        frame = pd.concat([ds.frame, val[list(ds.frame.columns)]], ignore_index=True)
+        self.ds = TabularDataset(frame, ds.targets, ds.id_column, ds.task, ds.encoding, ds.source)   # encoding fitted on training rows
+        return np.arange(n, len(frame))
 
     @property
     def num_labels(self) -> int:

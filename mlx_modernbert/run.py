@@ -35,10 +35,10 @@ def member_names(
 
 # %% ../nbs/34_run.ipynb #983527f9
 def _splits(prep:Prepared, cfg:RunConfig) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    "(name, training rows, validation rows) of each model group: k folds, or one seeded validation split."
+    "(name, training rows, validation rows) of each model group: k folds, the validation file's rows, or one seeded split."
     split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
     if cfg.folds >= 2: return [(f"fold-{k}", tr, va) for k, (tr, va) in enumerate(kfold_indices(prep.ds, cfg.folds, split_seed))]
-    if cfg.val: raise DataError("--val is not supported together with the bundled split yet; omit it to use a seeded split")
+    if prep.val_rows is not None: return [("model", np.arange(prep.val_rows[0]), prep.val_rows)]   # --val FILE
     return [("model",) + train_val_split(prep.ds, cfg.val_fraction, split_seed)]
 
 def _summary(prep:Prepared, cfg:RunConfig, results:list[dict], seconds:float) -> dict:

@@ -13,8 +13,8 @@ import yaml
 from .errors import RunConfigError
 
 # %% auto #0
-__all__ = ['PRESETS', 'ENV_PREFIX', 'opt', 'RunConfig', 'field_types', 'base_types', 'coerce', 'check_keys', 'read_config_file',
-           'resolve_config', 'write_run_config', 'commented_config']
+__all__ = ['PRESETS', 'ENV_PREFIX', 'BACKEND_ENV', 'opt', 'RunConfig', 'field_types', 'base_types', 'coerce', 'check_keys',
+           'read_config_file', 'resolve_config', 'write_run_config', 'commented_config']
 
 # %% ../nbs/30_runconfig.ipynb #d7b0cc4a
 def opt(
@@ -178,6 +178,7 @@ def check_keys(
 
 # %% ../nbs/30_runconfig.ipynb #fed9afe9
 ENV_PREFIX = "MLX_MODERNBERT_"
+BACKEND_ENV = ("MLX_MODERNBERT_OPENBLAS", "MLX_MODERNBERT_MALLOC")   # the backend's own variables (`backend.OPENBLAS_ENV`, `MALLOC_ENV`), not run settings
 
 def read_config_file(
     path:str|Path, # a `.yaml`, `.yml` or `.json` file
@@ -206,7 +207,7 @@ def resolve_config(preset:str|None=None, # a key of PRESETS
     env = os.environ if env is None else env
     names = {f.name for f in fields(RunConfig)}
     for k, v in env.items():
-        if not k.startswith(ENV_PREFIX) or k in (ENV_PREFIX + "OPENBLAS",): continue
+        if not k.startswith(ENV_PREFIX) or k in BACKEND_ENV: continue
         key = k[len(ENV_PREFIX):].lower()
         if key not in names: raise RunConfigError(f"environment variable {k}: unknown key {key!r}; valid keys: {sorted(names)}")
         values[key] = coerce(key, v, f"environment variable {k}")
