@@ -6,14 +6,14 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/benchmark.html.md"""
 
 # %% ../nbs/41_benchmark.ipynb #92887aa0
 from __future__ import annotations
-import json, platform, time
+import platform, time
 import numpy as np
 from .backend import mx, blas_description
 from .config import modernbert_tiny, modernbert_base
 from .modernbert import ModernBertForSequenceClassification
 from .hub import init_weights, load_pretrained
 from .loaders import TextLoader
-from .trainer import Learner, TrainConfig, Callback, predict_outputs
+from .trainer import Learner, TrainConfig, predict_outputs
 
 # %% auto #0
 __all__ = ['MODELS', 'benchmark_model', 'run_benchmark', 'compare_torch', 'titanic_epoch']
@@ -30,10 +30,10 @@ def benchmark_model(
         return init_weights(ModernBertForSequenceClassification(MODELS[name](num_labels=2)))
     return load_pretrained(name, task="sequence-classification", num_labels=2)
 
-class _StepTimer(Callback):
-    def before_fit(self): self.times, self.last = [], time.perf_counter()
-    def after_batch(self):
-        now = time.perf_counter(); self.times.append(now - self.last); self.last = now
+def _cast(net, dtype:str):
+    "`net` with `dtype` weights (the Learner checks, it does not cast)."
+    if dtype == "bfloat16": net.set_dtype(mx.bfloat16)
+    return net
 
 def run_benchmark(
     model:str="modernbert-tiny", # modernbert-tiny, modernbert-base, or a model folder/name
@@ -45,20 +45,19 @@ def run_benchmark(
     dtype:str="float32", # `float32` or `bfloat16` weights (AdamW state stays float32)
 ) -> dict:
     "Median training-update and inference figures for one configuration."
-    net = benchmark_model(model)
+    net = _cast(benchmark_model(model), dtype)
     vocab = net.config.vocab_size
     group = mx.distributed.init()   # under mlx.launch: data parallel, batch_size rows per process
     rank, world = group.rank(), group.size()
     rng = np.random.default_rng(0)
     rows = [rng.integers(5, vocab, seq_length).astype(np.int32) for _ in range(batch_size * world * (steps + warmup))]
     labels = rng.integers(0, 2, len(rows))
-    timer = _StepTimer()
     learn = Learner(net, TextLoader(rows, labels, batch_size, pad_multiple=1, rank=rank, world=world), task="binary",
-                    config=TrainConfig(epochs=1, compile=compile, dtype=dtype, warmup_ratio=0), callbacks=[timer])
+                    config=TrainConfig(epochs=1, compile=compile, dtype=dtype, warmup_ratio=0, schedule="constant"))
     mx.reset_peak_memory()
-    learn.fit()
+    times = learn.time_updates(warmup + steps)
     train_peak = mx.get_peak_memory()
-    step = float(np.median(timer.times[warmup:]))
+    step = float(np.median(times[warmup:]))
     infer_dl = TextLoader(rows[: batch_size * steps], batch_size=batch_size, shuffle=False, pad_multiple=1)  # per process
     predict_outputs(net, TextLoader(rows[:batch_size], batch_size=batch_size, pad_multiple=1))   # warm-up
     start = time.perf_counter(); predict_outputs(net, infer_dl); infer = (time.perf_counter() - start) / steps
@@ -101,9 +100,8 @@ def compare_torch(
     rng = np.random.default_rng(0)
     rows = [rng.integers(5, net.config.vocab_size, seq_length).astype(np.int32) for _ in range(batch_size * steps)]
     labels = rng.integers(0, 2, len(rows))
-    timer = _StepTimer()
-    learn = Learner(net, TextLoader(rows, labels, batch_size, pad_multiple=1), task="binary",
-                    config=TrainConfig(epochs=10**6, compile=compile, dtype=dtype, warmup_ratio=0), callbacks=[timer])
+    learn = Learner(_cast(net, dtype), TextLoader(rows, labels, batch_size, pad_multiple=1), task="binary",
+                    config=TrainConfig(epochs=1, compile=compile, dtype=dtype, warmup_ratio=0, schedule="constant"))
     ids = torch.tensor(np.stack(rows[:batch_size]), dtype=torch.long, device=device)
     y = torch.tensor(labels[:batch_size], device=device)
     def torch_step():
@@ -111,13 +109,12 @@ def compare_torch(
         loss = torch.nn.functional.cross_entropy(tnet(input_ids=ids, attention_mask=torch.ones_like(ids)).logits.float(), y)
         loss.backward(); torch.nn.utils.clip_grad_norm_(tnet.parameters(), 1.0); topt.step(); topt.zero_grad()
         sync(); return time.perf_counter() - start
-    timer.before_fit()
-    for _ in range(warmup): learn.train_epoch(); learn.epoch += 1; torch_step()
-    timer.times, torch_times = [], []
+    for _ in range(warmup): learn.time_updates(1); torch_step()
+    mlx_times, torch_times = [], []
     for _ in range(rounds):
-        timer.last = time.perf_counter(); learn.train_epoch(); learn.epoch += 1
+        mlx_times += learn.time_updates(steps)
         torch_times += [torch_step() for _ in range(steps)]
-    mlx_s, torch_s = float(np.median(timer.times)), float(np.median(torch_times))
+    mlx_s, torch_s = float(np.median(mlx_times)), float(np.median(torch_times))
     tokens = batch_size * seq_length
     return {"model": model, "batch_size": batch_size, "seq_length": seq_length, "dtype": dtype, "compile": compile,
             "mlx_step_s": round(mlx_s, 4), "torch_step_s": round(torch_s, 4),
@@ -147,9 +144,7 @@ def titanic_epoch(
     real = sum(len(r) for r in rows)
     padded = sum(int(b["attention_mask"].size) for b in loader.stream(0))
     learn = Learner(net, loader, task="binary", config=TrainConfig(epochs=epochs, compile=compile))
-    seconds = []
-    for _ in range(epochs):
-        start = time.perf_counter(); learn.train_epoch(); learn.epoch += 1; seconds.append(time.perf_counter() - start)
+    seconds = [sum(learn.time_updates(learn.updates_per_epoch)) for _ in range(epochs)]
     return {"data": "titanic", "model": model, "rows": len(rows), "batch_size": batch_size, "epoch_s": round(seconds[-1], 2),
             "real_tokens_per_s": round(real / seconds[-1], 1), "padded_tokens_per_s": round(padded / seconds[-1], 1),
             "padding_share": round(1 - real / padded, 3), "device": str(mx.default_device()), "blas": blas_description()}

@@ -12,8 +12,9 @@ from .layers import activation, attention, padding_bias, pool
 from .hub import PretrainedMixin
 
 # %% auto #0
-__all__ = ['BertEmbeddings', 'BertSelfAttention', 'BertSelfOutput', 'BertAttention', 'BertIntermediate', 'BertOutput',
-           'BertLayer', 'BertEncoder', 'BertPooler', 'BertModel', 'BertForSequenceClassification']
+__all__ = ['TASK_CLASSES', 'BertEmbeddings', 'BertSelfAttention', 'BertSelfOutput', 'BertAttention', 'BertIntermediate',
+           'BertOutput', 'BertLayer', 'BertEncoder', 'BertPooler', 'BertModel', 'BertForSequenceClassification',
+           'BertPredictionHeadTransform', 'BertLMPredictionHead', 'BertOnlyMLMHead', 'BertForMaskedLM']
 
 # %% ../nbs/05_bert.ipynb #f0b9ab88
 class BertEmbeddings(nn.Module):
@@ -158,16 +159,19 @@ class BertPooler(nn.Module):
 class BertModel(PretrainedMixin, nn.Module):
     "BERT encoder with pooler: `model(input_ids, attention_mask)` returns the last hidden state."
     config_class, hf_architecture, base_prefix = BertConfig, "BertModel", "bert"
+    layers_path = "encoder.layer"
+    optional_prefixes = ("pooler.",)  # BertForMaskedLM checkpoints have no pooler
 
     def __init__(
         self,
         config:BertConfig, # the model's configuration (read from `config.json`)
+        add_pooling_layer:bool=True, # whether the model has the pooler (transformers' masked-LM model has none)
     ):
         super().__init__()
         self.config = config
         self.embeddings = BertEmbeddings(config)
         self.encoder = BertEncoder(config)
-        self.pooler = BertPooler(config)
+        if add_pooling_layer: self.pooler = BertPooler(config)
 
     @classmethod
     def sanitize(cls, weights:dict) -> dict:
@@ -203,3 +207,67 @@ class BertForSequenceClassification(PretrainedMixin, nn.Module):
         hidden = self.bert(input_ids, attention_mask, token_type_ids, first_only=how in ("pooler", "cls"))
         pooled = self.bert.pooler(hidden) if how == "pooler" else pool(hidden, attention_mask, how)
         return self.classifier(self.dropout(pooled))
+
+# %% ../nbs/05_bert.ipynb #27b50400
+class BertPredictionHeadTransform(nn.Module):
+    "`LayerNorm(act(dense(x)))` before the masked-LM decoder (`cls.predictions.transform`)."
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.act = activation(config.hidden_act)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def __call__(self, x:mx.array) -> mx.array: return self.LayerNorm(self.act(self.dense(x)))
+
+class BertLMPredictionHead(nn.Module):
+    "The transform, then the decoder (the word embeddings when tied) plus its bias (`cls.predictions`)."
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration; `tie_word_embeddings` decides whether the decoder has its own weight
+    ):
+        super().__init__()
+        self.transform = BertPredictionHeadTransform(config)
+        if not config.tie_word_embeddings: self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.bias = mx.zeros((config.vocab_size,))
+
+    def __call__(self, x:mx.array, embedding:nn.Embedding) -> mx.array:
+        x = self.transform(x)
+        return (self.decoder(x) if "decoder" in self else embedding.as_linear(x)) + self.bias
+
+class BertOnlyMLMHead(nn.Module):
+    "Holds `predictions`, so that the weights are named `cls.predictions.*` as in transformers."
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
+        super().__init__()
+        self.predictions = BertLMPredictionHead(config)
+
+class BertForMaskedLM(PretrainedMixin, nn.Module):
+    "BERT with the masked-LM head: returns logits over the vocabulary (batch, length, vocab)."
+    config_class, hf_architecture, base_prefix, is_task = BertConfig, "BertForMaskedLM", "bert", True
+
+    def __init__(
+        self,
+        config:BertConfig, # the model's configuration (read from `config.json`)
+    ):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.cls = BertOnlyMLMHead(config)
+
+    def sanitize(self,
+                 weights:dict, # name -> array, as the checkpoint stores them
+                ) -> dict:
+        "Drop `position_ids` and the decoder's tied copies (`cls.predictions.decoder.*`) that older checkpoints store."
+        tied = ("cls.predictions.decoder.bias",) + (("cls.predictions.decoder.weight",) if self.config.tie_word_embeddings else ())
+        return {k: v for k, v in BertModel.sanitize(weights).items() if k not in tied}
+
+    def __call__(self, input_ids:mx.array, attention_mask:mx.array|None=None, token_type_ids:mx.array|None=None) -> mx.array:
+        return self.cls.predictions(self.bert(input_ids, attention_mask, token_type_ids), self.bert.embeddings.word_embeddings)
+
+# %% ../nbs/05_bert.ipynb #3f4b1879
+TASK_CLASSES = {"base": BertModel, "masked-lm": BertForMaskedLM, "sequence-classification": BertForSequenceClassification}

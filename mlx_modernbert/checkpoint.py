@@ -8,14 +8,14 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/checkpoint.html.md"""
 from __future__ import annotations
 import json, os, shutil
 from pathlib import Path
-import numpy as np
 from mlx.utils import tree_flatten, tree_unflatten
 from .backend import mx
+from .errors import CheckpointNotFoundError
 from .hub import save_safetensors
 from .trainer import Callback, Learner
 
 # %% auto #0
-__all__ = ['save_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'last_checkpoint']
+__all__ = ['tidy_checkpoints', 'save_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'last_checkpoint']
 
 # %% ../nbs/23_checkpoint.ipynb #5d99c18a
 def _replace_dir(tmp:Path, dest:Path):
@@ -24,6 +24,17 @@ def _replace_dir(tmp:Path, dest:Path):
         old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
         os.replace(dest, old); os.replace(tmp, dest); shutil.rmtree(old, ignore_errors=True)
     else: os.replace(tmp, dest)
+
+def tidy_checkpoints(
+    folder:str|Path, # a checkpoints folder
+):
+    "Undo what an interrupted `save_checkpoint` of this process left: drop its temporary folder, put back a replaced one."
+    pid = os.getpid()
+    for tmp in Path(folder).glob(f".*.tmp-{pid}"): shutil.rmtree(tmp, ignore_errors=True)
+    for old in Path(folder).glob(f".*.old-{pid}"):
+        dest = old.with_name(old.name[1:].rsplit(".old-", 1)[0])
+        if dest.exists(): shutil.rmtree(old, ignore_errors=True)
+        else: os.replace(old, dest)   # interrupted between the two renames: the previous checkpoint comes back
 
 def save_checkpoint(
     learn:Learner, # the learner whose model, optimizer, random state and progress are saved
@@ -52,18 +63,16 @@ def load_checkpoint(
     folder = Path(folder)
     needed = ["model.safetensors", "optimizer.safetensors", "trainer_state.json"]
     if (missing := [n for n in needed if not (folder / n).exists()]):
-        raise FileNotFoundError(f"{folder} is not a resumable checkpoint: missing {missing}")
+        raise CheckpointNotFoundError(f"{folder} is not a resumable checkpoint: missing {missing}")
     learn.model.load_weights(str(folder / "model.safetensors"), strict=True)
-    learn.opt.state = tree_unflatten(list(mx.load(str(folder / "optimizer.safetensors")).items()))
     state = json.loads((folder / "trainer_state.json").read_text())
-    learn.epoch, learn.step, learn.history, learn.step_losses = state["epoch"], state["step"], state["history"], state["step_losses"]
-    learn._step = learn._make_step()   # trace again over the restored optimizer state
-    mx.eval(learn.model.parameters(), learn.opt.state)
+    learn.restore(state["epoch"], state["step"], state["history"], state["step_losses"],
+                  opt_state=tree_unflatten(list(mx.load(str(folder / "optimizer.safetensors")).items())))
     return json.loads((folder / "extra.json").read_text()) if (folder / "extra.json").exists() else {}
 
 # %% ../nbs/23_checkpoint.ipynb #04931b1a
 class CheckpointCallback(Callback):
-    "Save a resumable checkpoint after each epoch; keep the best (by the metric) and the last `keep_last`."
+    "Save a resumable checkpoint after each recorded epoch; keep the best (by the metric) and the last `keep_last`."
     order, main_only = 20, True
     def __init__(
         self,
@@ -88,6 +97,9 @@ class CheckpointCallback(Callback):
         if not self.best_only:
             save_checkpoint(learn, self.folder / f"epoch-{learn.epoch:03d}", extra, self.tokenizer_dir)
             for old in sorted(self.folder.glob("epoch-*"))[:-self.keep_last]: shutil.rmtree(old)
+
+    def cleanup_fit(self):
+        if self.folder.exists(): tidy_checkpoints(self.folder)   # e.g. Ctrl-C during a save
 
 def last_checkpoint(
     folder:str|Path, # a run's checkpoints folder

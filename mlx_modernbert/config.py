@@ -6,15 +6,16 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/config.html.md"""
 
 # %% ../nbs/01_config.ipynb #4cfba222
 from __future__ import annotations
-import dataclasses, json
+import dataclasses, importlib, importlib.util, json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import ModuleType
 from typing import Any
-from .errors import ConfigError
+from .errors import ConfigError, CheckpointNotFoundError
 
 # %% auto #0
-__all__ = ['CONFIG_CLASSES', 'ModernBertConfig', 'BertConfig', 'read_config', 'write_config', 'modernbert_tiny',
-           'modernbert_base']
+__all__ = ['ModernBertConfig', 'BertConfig', 'supported_model_types', 'model_module', 'config_class', 'read_config',
+           'write_config', 'modernbert_tiny', 'modernbert_base']
 
 # %% ../nbs/01_config.ipynb #4cc69112
 def _check_required(cls, d:dict, required:tuple[str, ...]):
@@ -144,6 +145,7 @@ class BertConfig:
     pad_token_id: int = 0  # id of the padding token
     classifier_dropout: float | None = None  # dropout before the classifier (default: `hidden_dropout_prob`)
     classifier_pooling: str = "pooler"  # transformers' tanh pooler on [CLS]; or cls, mean, max (not read by transformers)
+    tie_word_embeddings: bool = True  # the masked-LM decoder reuses the word embeddings
     num_labels: int = 2  # outputs of the classifier
     id2label: dict | None = None  # class index -> label name, written to `config.json`
     problem_type: str | None = None  # transformers' name of the task (`single_label_classification`, `regression`, ...)
@@ -175,25 +177,48 @@ class BertConfig:
         return d
 
 # %% ../nbs/01_config.ipynb #6e99c859
-CONFIG_CLASSES = {"modernbert": ModernBertConfig, "bert": BertConfig}
+def supported_model_types() -> list[str]:
+    "The `model_type`s this package has a module for (modules declaring `TASK_CLASSES`, found without importing them)."
+    spec = importlib.util.find_spec("mlx_modernbert")
+    return sorted(p.stem for root in spec.submodule_search_locations for p in Path(root).glob("*.py")
+                  if "\nTASK_CLASSES" in p.read_text(encoding="utf-8"))
+
+def model_module(
+    model_type:str, # `model_type` from config.json (`modernbert`, `bert`, ...)
+    source:str="config.json", # where the name came from, for the error message
+) -> ModuleType:
+    "The module `mlx_modernbert.<model_type>`, which declares the architecture's `TASK_CLASSES`."
+    module = None
+    if isinstance(model_type, str) and model_type.isidentifier():
+        try: module = importlib.import_module(f"mlx_modernbert.{model_type}")
+        except ModuleNotFoundError as e:
+            if e.name != f"mlx_modernbert.{model_type}": raise   # the module exists but one of its imports is missing
+    if not isinstance(getattr(module, "TASK_CLASSES", None), dict):
+        raise ConfigError(f"{source}: model_type={model_type!r} is not supported; supported: {supported_model_types()}")
+    return module
+
+def config_class(
+    model_type:str, # `model_type` from config.json
+    source:str="config.json", # where the name came from, for the error message
+) -> type:
+    "The config dataclass of `model_type`, as its model module's classes name it."
+    return next(iter(model_module(model_type, source).TASK_CLASSES.values())).config_class
 
 def read_config(
     path:str|Path, # a model folder or its config.json
     **overrides, # fields set after reading (e.g. `num_labels=2`, `attention_probs_dropout_prob=0.0`)
-) -> ModernBertConfig|BertConfig:
+):
     "Read a model's `config.json` into the config class its `model_type` names."
     path = Path(path)
     file = path / "config.json" if path.is_dir() else path
-    if not file.is_file(): raise FileNotFoundError(f"No config.json at {file}: a model folder needs config.json and model.safetensors")
+    if not file.is_file():
+        raise CheckpointNotFoundError(f"No config.json at {file}: a model folder needs config.json and model.safetensors")
     try: d = json.loads(file.read_text())
     except json.JSONDecodeError as e: raise ConfigError(f"{file} is not valid JSON: {e}") from None
-    model_type = d.get("model_type")
-    if model_type not in CONFIG_CLASSES:
-        raise ConfigError(f"{file}: model_type={model_type!r} is not supported; supported: {sorted(CONFIG_CLASSES)}")
-    return CONFIG_CLASSES[model_type].from_dict(d, **overrides)
+    return config_class(d.get("model_type"), str(file)).from_dict(d, **overrides)
 
 def write_config(
-    config:ModernBertConfig|BertConfig, # the configuration to write
+    config, # the configuration to write (a config dataclass with `to_dict`)
     folder:str|Path, # the model folder (created if missing)
     **extra, # more keys for `config.json` (e.g. `id2label`)
 ):

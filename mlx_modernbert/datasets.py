@@ -14,8 +14,8 @@ import pandas as pd
 from .errors import DataError
 
 # %% auto #0
-__all__ = ['log', 'TASKS', 'DATA_DIR', 'DATASETS', 'read_table', 'detect_task', 'LabelEncoding', 'TabularDataset', 'load_test',
-           'train_val_split', 'kfold_indices', 'DatasetSpec', 'dataset_spec', 'load_dataset']
+__all__ = ['log', 'TASKS', 'CLASS_TASKS', 'DATA_DIR', 'DATASETS', 'read_table', 'detect_task', 'LabelEncoding', 'TabularDataset',
+           'load_test', 'train_val_split', 'kfold_indices', 'DatasetSpec', 'dataset_spec', 'load_dataset']
 
 # %% ../nbs/10_datasets.ipynb #0ab23ee3
 log = logging.getLogger("mlx_modernbert")
@@ -49,13 +49,16 @@ def read_table(source:str|Path|pd.DataFrame, # a CSV path or a DataFrame
     return df
 
 # %% ../nbs/10_datasets.ipynb #dcb65d1d
-TASKS = ("binary", "multiclass", "multilabel", "regression")
+TASKS = ("binary", "multiclass", "multilabel", "regression", "ordinal")   # ordinal is never detected, only asked for
 
 def detect_task(target:pd.Series|pd.DataFrame, # the target column(s), missing values removed
                 max_classes:int=20, # numeric targets with more distinct values are regression
                ) -> str:
     "Guess the task from the target values."
-    if isinstance(target, pd.DataFrame): return "multilabel" if target.shape[1] > 1 else detect_task(target.iloc[:, 0], max_classes)
+    if isinstance(target, pd.DataFrame):
+        if target.shape[1] == 1: return detect_task(target.iloc[:, 0], max_classes)
+        zero_one = all(set(pd.unique(target[c])) <= {0, 1, True, False} for c in target.columns)
+        return "multilabel" if zero_one else "regression"   # several 0/1 columns, else several numbers
     n = target.nunique()
     if pd.api.types.is_bool_dtype(target) or n <= 2: return "binary"
     if pd.api.types.is_numeric_dtype(target):
@@ -64,12 +67,14 @@ def detect_task(target:pd.Series|pd.DataFrame, # the target column(s), missing v
     return "multiclass"
 
 # %% ../nbs/10_datasets.ipynb #e9c16d0c
+CLASS_TASKS = ("binary", "multiclass", "ordinal")   # tasks whose targets are class indices into `classes`
+
 @dataclass
 class LabelEncoding:
     "Reversible map between original target values and model targets."
     task: str  # `binary`, `multiclass`, `multilabel`, `regression` or `ordinal`
     targets: list[str]  # the target column(s)
-    classes: list = field(default_factory=list)   # original class values (classification)
+    classes: list = field(default_factory=list)   # original class values, in order (classification, ordinal)
     dtype: str = "float64"                         # original dtype, restored on decode
     log_target: bool = False                       # regression: model log1p(y)
     center: list = field(default_factory=list)     # regression: mean of the (log) target, per column
@@ -80,7 +85,7 @@ class LabelEncoding:
         "Learn the encoding of target(s) `y` for `task` (regression targets are standardised, optionally after log1p)."
         targets = list(y.columns) if isinstance(y, pd.DataFrame) else [y.name]
         dtype = str(y.dtypes.iloc[0] if isinstance(y, pd.DataFrame) else y.dtype)
-        classes = sorted(pd.unique(y.to_numpy().ravel()).tolist(), key=lambda v: (str(type(v)), v)) if task in ("binary", "multiclass") else []
+        classes = sorted(pd.unique(y.to_numpy().ravel()).tolist(), key=lambda v: (str(type(v)), v)) if task in CLASS_TASKS else []
         center, scale = [], []
         if task == "regression":
             if log_target and (np.asarray(y, dtype=float) <= -1).any(): raise DataError(f"log_target needs targets > -1; {targets} has smaller values")
@@ -92,6 +97,7 @@ class LabelEncoding:
     @property
     def num_outputs(self) -> int:
         "Width of the model's output layer."
+        if self.task == "ordinal": return len(self.classes) - 1
         return len(self.classes) if self.task == "multiclass" else (1 if self.task == "binary" else len(self.targets))
 
     def encode(
@@ -99,7 +105,7 @@ class LabelEncoding:
         y:pd.Series|pd.DataFrame, # the target column (or columns, multilabel) in its original values
     ) -> np.ndarray:
         "Model targets: class indices (int32) or floats (regression, multilabel)."
-        if self.task in ("binary", "multiclass"):
+        if self.task in CLASS_TASKS:
             index = {c: i for i, c in enumerate(self.classes)}
             unknown = sorted({v for v in y if v not in index}, key=str)
             if unknown: raise DataError(f"target {self.targets[0]!r} has values {unknown[:5]} not seen in training (known: {self.classes[:10]})")
@@ -114,7 +120,7 @@ class LabelEncoding:
         pred:np.ndarray, # class indices, or the model's outputs for regression and multilabel
     ) -> np.ndarray:
         "Original values for class indices or model outputs (regression: un-standardised), in the original dtype."
-        if self.task in ("binary", "multiclass"): return pd.Series(np.asarray(self.classes, dtype=object)[pred]).astype(self.dtype).to_numpy()
+        if self.task in CLASS_TASKS: return pd.Series(np.asarray(self.classes, dtype=object)[pred]).astype(self.dtype).to_numpy()
         out = np.asarray(pred, dtype=np.float64)
         if self.task == "regression":
             out = out.reshape(len(out), -1) * np.array(self.scale) + np.array(self.center)
@@ -180,8 +186,8 @@ class TabularDataset:
         task = task or detect_task(y)
         if task in ("binary", "multiclass") and y.nunique() < 2:
             raise DataError(f"{name}: target {targets[0]!r} has a single class ({y.iloc[0]}); a classifier needs at least two")
-        if task == "regression" and not pd.api.types.is_numeric_dtype(y):
-            raise DataError(f"{name}: target {targets[0]!r} is not numeric, so it cannot be regressed; pass task='multiclass'")
+        if task == "regression" and (text := [t for t in targets if not pd.api.types.is_numeric_dtype(df[t])]):
+            raise DataError(f"{name}: target {text[0]!r} is not numeric, so it cannot be regressed; pass task='multiclass'")
         if not [c for c in df.columns if c not in targets and c != id_column]:
             raise DataError(f"{name}: no feature columns left besides the target and id")
         return cls(df, targets, id_column, task, LabelEncoding.fit(y, task, log_target), name)
@@ -203,7 +209,7 @@ def load_test(
     return df
 
 # %% ../nbs/10_datasets.ipynb #2221628c
-def _stratify(ds:TabularDataset): return ds.y if ds.task in ("binary", "multiclass") else None
+def _stratify(ds:TabularDataset): return ds.y if ds.task in CLASS_TASKS else None
 
 def train_val_split(
     ds:TabularDataset, # the dataset to split
@@ -212,8 +218,11 @@ def train_val_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     "Row indices of a seeded (stratified for classification) train/validation split."
     from sklearn.model_selection import train_test_split
-    idx = np.arange(len(ds))
-    return tuple(np.sort(a) for a in train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=_stratify(ds)))
+    idx, y = np.arange(len(ds)), _stratify(ds)
+    if y is not None and (counts := np.bincount(y)).min() < 2:   # a class of one row cannot be on both sides
+        rare = [ds.encoding.classes[c] for c in np.flatnonzero(counts < 2)]
+        log.warning("%s: class(es) %s have a single row; the validation split is not stratified", ds.source, rare[:10]); y = None
+    return tuple(np.sort(a) for a in train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=y))
 
 def kfold_indices(
     ds:TabularDataset, # the dataset to split

@@ -7,6 +7,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/heads.html.md"""
 # %% ../nbs/20_heads.ipynb #a7d5068b
 from __future__ import annotations
 from .backend import mx, nn
+from .errors import RunConfigError
 
 # %% auto #0
 __all__ = ['HEAD_TASKS', 'LOSSES', 'DEFAULT_LOSS', 'head_width', 'predictions', 'cross_entropy', 'focal_loss',
@@ -19,7 +20,7 @@ def head_width(task:str, # one of HEAD_TASKS
                n:int, # classes (binary, multiclass, ordinal) or target columns (multilabel, regression)
               ) -> int:
     "Output units (the model's `num_labels`) for `task`."
-    if task not in HEAD_TASKS: raise ValueError(f"task {task!r}: use one of {HEAD_TASKS}")
+    if task not in HEAD_TASKS: raise RunConfigError(f"task {task!r}: use one of {HEAD_TASKS}")
     return {"binary": 2, "multiclass": n, "multilabel": n, "regression": n, "ordinal": n - 1}[task]
 
 def predictions(
@@ -120,10 +121,12 @@ def task_loss(task:str, # one of HEAD_TASKS
              ):
     "The per-row loss function `(outputs, targets) -> (batch,)` for `task`."
     name = name or DEFAULT_LOSS[task]
-    if name not in LOSSES: raise ValueError(f"loss {name!r}: use one of {sorted(LOSSES)}")
+    if name not in LOSSES: raise RunConfigError(f"loss {name!r}: use one of {sorted(LOSSES)}")
     fits = {"cross_entropy": ("binary", "multiclass"), "focal": ("binary", "multiclass"), "bce": ("multilabel",),
             "ordinal": ("ordinal",), "mse": ("regression",), "mae": ("regression",), "huber": ("regression",)}
-    if task not in fits[name]: raise ValueError(f"loss {name!r} does not fit task {task!r}; it is for {fits[name]}")
+    if task not in fits[name]:
+        fitting = sorted(k for k, tasks in fits.items() if task in tasks)
+        raise RunConfigError(f"loss {name!r} does not fit task {task!r} (it is for {', '.join(fits[name])}); for {task} use one of {fitting}")
     if name == "cross_entropy": return lambda out, y: cross_entropy(out, y, label_smoothing)
     if name == "focal": return lambda out, y: focal_loss(out, y, focal_gamma)
     return LOSSES[name]

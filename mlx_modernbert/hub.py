@@ -10,7 +10,7 @@ import importlib.util, json, logging, os, shutil, tempfile
 from pathlib import Path
 from mlx.utils import tree_flatten, tree_unflatten
 from .backend import mx, nn
-from .config import read_config, write_config, ConfigError
+from .config import model_module, read_config, write_config, ConfigError
 from .errors import CheckpointError, CheckpointNotFoundError
 
 # %% auto #0
@@ -42,12 +42,12 @@ def resolve_model_dir(
         package, sub = OFFLINE_MODELS[str(name_or_path)]
         if (root := _package_dir(package)) is not None and (root / sub / "config.json").exists(): return root / sub
     if path.exists() or str(name_or_path).startswith((".", "/", "~")) or str(name_or_path).count("/") > 1:
-        raise FileNotFoundError(f"Model folder {str(name_or_path)!r} does not exist")
+        raise CheckpointNotFoundError(f"Model folder {str(name_or_path)!r} does not exist")
     try:
         from huggingface_hub import snapshot_download
         return Path(snapshot_download(str(name_or_path), allow_patterns=["*.json", "*.safetensors", "vocab.txt", "*.model"]))
     except Exception as e:
-        raise FileNotFoundError(f"{str(name_or_path)!r} is neither a local model folder nor downloadable from the hub "
+        raise CheckpointNotFoundError(f"{str(name_or_path)!r} is neither a local model folder nor downloadable from the hub "
                                 f"({type(e).__name__}: {str(e).splitlines()[0][:200]}). Offline, pass a folder "
                                 f"with config.json and model.safetensors, or one of {sorted(OFFLINE_MODELS)}.") from None
 
@@ -82,38 +82,60 @@ def _names(keys, limit=12) -> str:
     keys = sorted(keys)
     return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
+def _label_hint(model, mismatched:dict) -> str:
+    "Why head weights differ in shape, in words, when the cause is the label count."
+    n = getattr(model.config, "num_labels", None)
+    counts = {tuple(ckpt)[0] for k, (ckpt, ours) in mismatched.items() if ours[0] == n and tuple(ckpt)[0] != n}
+    if not counts: return ""
+    return (f"the checkpoint's classifier has {', '.join(map(str, sorted(counts)))} labels and the model asks for num_labels={n}; "
+            "pass new_head=True to start a new head, or use the checkpoint's label count. ")
+
 def match_weights(
-    model:nn.Module, # the model whose parameter names the weights must take
-    weights:dict[str, mx.array], # weights as a checkpoint names them
-    prefix:str="", # the model's prefix in the checkpoint (e.g. `bert.`), found when empty
-    is_task:bool=False, # the weights come from a task model (with its head), not a base encoder
-    source:str="checkpoint", # the checkpoint's name, used in error messages
-) -> tuple[dict[str, mx.array], list[str]]:
-    "Weights of `weights` renamed to `model`'s names, and the names that stay newly initialised."
+    model:nn.Module, # a `PretrainedMixin` model: its parameter names are the names to load
+    weights:dict[str, mx.array], # weights in any layout transformers writes (base, ForMaskedLM, ForPreTraining, ...)
+    new_head:bool=False, # initialise head weights whose shape differs from the checkpoint's instead of failing
+    source:str="checkpoint", # the checkpoint's name, used in messages
+) -> tuple[dict[str, mx.array], list[str], list[str]]:
+    "The weights to load under `model`'s names, the head parameters left to initialise, and the checkpoint weights dropped."
+    prefix, name, is_task = model.base_prefix, type(model).__name__, model.is_task
+    optional = tuple(type(model.backbone).optional_prefixes)
+    in_model = (lambda k: f"{prefix}.{k}") if is_task else (lambda k: k)
+    def is_encoder(k):  # a parameter of the encoder proper (not a head, not an optional part)
+        if is_task:
+            if not k.startswith(prefix + "."): return False
+            k = k[len(prefix) + 1:]
+        return not k.startswith(optional)
+    if any(k.startswith(prefix + ".") for k in weights):  # a task layout: encoder under the prefix, heads beside it
+        enc = {k[len(prefix) + 1:]: k for k in weights if k.startswith(prefix + ".")}
+        head_names = [k for k in weights if not k.startswith(prefix + ".")]
+    else: enc, head_names = {k: k for k in weights}, []
+    encoder = {in_model(k): weights[c] for k, c in enc.items() if not k.startswith(optional)}
+    heads = {in_model(k): c for k, c in enc.items() if k.startswith(optional)}  # model name -> checkpoint name
+    if is_task: heads.update({k: k for k in head_names})
     expected = dict(tree_flatten(model.parameters()))
-    notes, new = [], []
-    has_prefix = any(k.startswith(prefix + ".") for k in weights) if prefix else False
-    if is_task and prefix and not has_prefix:  # base checkpoint into a task model
-        weights = {f"{prefix}.{k}": v for k, v in weights.items()}
-        new = [k for k in expected if not k.startswith(prefix + ".") and k not in weights]
-    elif not is_task and has_prefix:  # task checkpoint into a base model
-        unused = [k for k in weights if not k.startswith(prefix + ".")]
-        weights = {k[len(prefix) + 1:]: v for k, v in weights.items() if k.startswith(prefix + ".")}
-        if unused: notes.append(f"not used (task head of the checkpoint): {_names(unused)}")
-    missing = [k for k in expected if k not in weights and k not in new]
-    unexpected = [k for k in weights if k not in expected]
-    shapes = [f"{k}: checkpoint {tuple(weights[k].shape)} vs model {tuple(v.shape)}"
-              for k, v in expected.items() if k in weights and tuple(weights[k].shape) != tuple(v.shape)]
+    shape = lambda a: tuple(a.shape)
+    missing = [k for k in expected if is_encoder(k) and k not in encoder]
+    unexpected = [k for k in encoder if k not in expected]
+    wrong = [f"{k}: checkpoint {shape(v)} vs model {shape(expected[k])}" for k, v in encoder.items()
+             if k in expected and shape(v) != shape(expected[k])]
+    mismatched = {k: (shape(weights[c]), shape(expected[k])) for k, c in heads.items()
+                  if k in expected and shape(weights[c]) != shape(expected[k])}
     problems = []
-    if missing: problems.append(f"missing {len(missing)} weight(s): {_names(missing)}")
-    if unexpected: problems.append(f"unexpected {len(unexpected)} weight(s): {_names(unexpected)}")
-    if shapes: problems.append(f"wrong shape for {len(shapes)} weight(s): " + "; ".join(shapes[:8]))
+    if missing: problems.append(f"missing {len(missing)} encoder weight(s): {_names(missing)}")
+    if unexpected: problems.append(f"unexpected {len(unexpected)} encoder weight(s): {_names(unexpected)}")
+    if wrong: problems.append(f"wrong shape for {len(wrong)} encoder weight(s): " + "; ".join(wrong[:8]))
+    if mismatched and not new_head:
+        problems.append(_label_hint(model, mismatched) + "head weight(s) of another shape: " +
+                        "; ".join(f"{k}: checkpoint {c} vs model {m}" for k, (c, m) in mismatched.items()))
     if problems:
-        raise CheckpointError(f"{source} does not fit {type(model).__name__}: " + " | ".join(problems) +
+        raise CheckpointError(f"{source} does not fit {name}: " + " | ".join(problems) +
                               ". Check the model type, num_labels and the config, or pass the matching folder.")
-    if new: notes.append(f"newly initialised (not in the checkpoint): {_names(new)}")
-    for n in notes: log.warning("%s: %s", type(model).__name__, n)
-    return weights, new
+    dropped = ([] if is_task else head_names) + [c for k, c in heads.items() if k not in expected]
+    loaded = {**encoder, **{k: weights[c] for k, c in heads.items() if k in expected and k not in mismatched}}
+    new = [k for k in expected if k not in loaded]   # lists sorted below, as the log names them
+    if dropped: log.warning("%s: dropped %d checkpoint weight(s) this task does not use: %s", name, len(dropped), _names(dropped))
+    if new: log.warning("%s: newly initialised %d weight(s) (not in the checkpoint): %s", name, len(new), _names(new))
+    return loaded, sorted(new), sorted(dropped)
 
 # %% ../nbs/03_hub.ipynb #2dca7be4
 DTYPES = {"float32": mx.float32, "bfloat16": mx.bfloat16, "float16": mx.float16}
@@ -121,7 +143,7 @@ DTYPES = {"float32": mx.float32, "bfloat16": mx.bfloat16, "float16": mx.float16}
 def _dtype(dtype) -> mx.Dtype:
     if dtype is None: return mx.float32
     if isinstance(dtype, str):
-        if dtype not in DTYPES: raise ValueError(f"dtype={dtype!r}: use one of {sorted(DTYPES)}")
+        if dtype not in DTYPES: raise ConfigError(f"dtype={dtype!r}: use one of {sorted(DTYPES)}")
         return DTYPES[dtype]
     return dtype
 
@@ -146,10 +168,13 @@ class PretrainedMixin:
     hf_architecture = ""       # transformers class name written to config.json
     base_prefix = ""           # "model" / "bert": where the backbone lives in task models
     is_task = False            # has a head on top of the backbone
+    layers_path = "layers"     # where a base model keeps its list of encoder layers (dotted)
+    optional_prefixes = ()     # parts of a base model that some layouts lack (BERT's `pooler.`): loaded like heads
     source_dir: Path|None = None
 
-    @classmethod
-    def sanitize(cls, weights:dict) -> dict:
+    def sanitize(self,
+                 weights:dict, # name -> array, as the checkpoint stores them
+                ) -> dict:
         "Drop checkpoint entries that are not parameters of this model (buffers, tied copies)."
         return weights
 
@@ -163,22 +188,23 @@ class PretrainedMixin:
     @classmethod
     def from_pretrained(cls, path_or_repo_id:str|Path, # a model folder, an offline model name or a hub id
                         dtype:str|mx.Dtype|None=None, # float32 (default), bfloat16 or float16
+                        new_head:bool=False, # initialise head weights of another shape (another label count) instead of failing
                         **overrides): # config fields to replace, e.g. num_labels=3
-        "Load a model from a Hugging Face-layout folder (or hub id), strictly."
+        "Load a model from a folder in any transformers layout (or a hub id): encoder strictly, heads as the task needs."
         folder = resolve_model_dir(path_or_repo_id)
         config = read_config(folder, **overrides)
         if not isinstance(config, cls.config_class):
             raise CheckpointError(f"{folder} holds a {config.model_type!r} model; {cls.__name__} needs "
                                   f"{cls.config_class.__name__}. Use mlx_modernbert.hub.load_pretrained to pick the class.")
         model = cls(config)
-        weights = cls.sanitize(load_safetensors(folder))
-        weights, new = match_weights(model, weights, cls.base_prefix, cls.is_task, source=str(folder))
+        weights, new, dropped = match_weights(model, model.sanitize(load_safetensors(folder)), new_head, source=str(folder))
         model.load_weights(list(weights.items()), strict=not new)
         if new: model.init_new_weights(new)
         model.set_dtype(_dtype(dtype))
         mx.eval(model.parameters())
         object.__setattr__(model, "source_dir", folder)   # plain attributes, not part of the parameter tree
         object.__setattr__(model, "new_weights", new)
+        object.__setattr__(model, "dropped_weights", dropped)
         model.eval()
         return model
 
@@ -196,6 +222,18 @@ class PretrainedMixin:
         return folder
 
     @property
+    def backbone(self) -> nn.Module:
+        "The encoder without any task head (the model itself for a base model)."
+        return getattr(self, self.base_prefix) if self.is_task else self
+
+    @property
+    def encoder_layers(self) -> list:
+        "The encoder's layers, bottom first (the list LoRA, freezing and layer-wise learning rates walk)."
+        module = self.backbone
+        for part in type(module).layers_path.split("."): module = getattr(module, part)
+        return module
+
+    @property
     def num_parameters(self) -> int:
         "Number of parameters."
         return sum(v.size for _, v in tree_flatten(self.parameters()))
@@ -205,19 +243,16 @@ TASKS = ("base", "masked-lm", "sequence-classification")
 
 def load_pretrained(
     path_or_repo_id:str|Path, # a model folder, an offline model name or a hub id
-    task:str="base", # one of TASKS
-    dtype=None, # cast floating-point weights to this dtype (e.g. `mx.bfloat16`); none keeps the file's
+    task:str="base", # one of TASKS: the encoder alone, with a masked-LM head, or with a classification/regression head
+    dtype:str|mx.Dtype|None=None, # float32 (default), bfloat16 or float16
+    new_head:bool=False, # when the checkpoint's head has another shape (label count), initialise a new one instead of failing
     **overrides, # configuration fields to change (e.g. `num_labels=3`)
 ):
-    "Load the ModernBERT or BERT class for `task` that the folder's `model_type` names."
-    from mlx_modernbert.modernbert import ModernBertModel, ModernBertForMaskedLM, ModernBertForSequenceClassification
-    from mlx_modernbert.bert import BertModel, BertForSequenceClassification
-    classes = {("modernbert", "base"): ModernBertModel, ("modernbert", "masked-lm"): ModernBertForMaskedLM,
-               ("modernbert", "sequence-classification"): ModernBertForSequenceClassification,
-               ("bert", "base"): BertModel, ("bert", "sequence-classification"): BertForSequenceClassification}
-    if task not in TASKS: raise ValueError(f"task={task!r}: use one of {TASKS}")
-    model_type = read_config(resolve_model_dir(path_or_repo_id)).model_type
-    if (model_type, task) not in classes:
-        raise ValueError(f"task {task!r} is not available for model_type {model_type!r}; "
-                         f"available: {[t for m, t in classes if m == model_type]}")
-    return classes[(model_type, task)].from_pretrained(path_or_repo_id, dtype=dtype, **overrides)
+    "Load the model class for `task` that the folder's `model_type` names, from a checkpoint in any transformers layout."
+    if task not in TASKS: raise ConfigError(f"task={task!r}: use one of {TASKS}")
+    folder = resolve_model_dir(path_or_repo_id)
+    model_type = read_config(folder).model_type
+    classes = model_module(model_type, str(folder / "config.json")).TASK_CLASSES
+    if task not in classes:
+        raise ConfigError(f"task {task!r} is not available for model_type {model_type!r}; available: {sorted(classes)}")
+    return classes[task].from_pretrained(folder, dtype=dtype, new_head=new_head, **overrides)

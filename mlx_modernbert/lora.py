@@ -11,6 +11,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 from mlx.utils import tree_flatten, tree_unflatten
 from .backend import mx, nn
+from .errors import ConfigError
 from .hub import save_safetensors
 
 # %% auto #0
@@ -59,22 +60,20 @@ class LoRALinear(nn.Module):
         return linear
 
 # %% ../nbs/25_lora.ipynb #8d6fc8e7
-def _backbone(model:nn.Module) -> str:
-    "Attribute holding the encoder in a task model (`model` for ModernBERT, `bert` for BERT)."
-    return getattr(model, "base_prefix", "model")
-
 def apply_lora(
-    model:nn.Module, # a BERT or ModernBERT task model
+    model:nn.Module, # a BERT or ModernBERT model (`PretrainedMixin`: its `backbone` gets the adapters)
     config:LoRAConfig=LoRAConfig(), # rank, alpha, dropout and target projections
 ) -> nn.Module:
     "Wrap the target projections of the encoder in `LoRALinear`, freeze the encoder, keep the head trainable."
-    targets = config.targets or DEFAULT_TARGETS[model.config.model_type]
-    backbone = _backbone(model)
-    swaps = [(name, LoRALinear(m, config.rank, config.alpha, config.dropout)) for name, m in model.named_modules()
-             if isinstance(m, nn.Linear) and name.startswith(backbone + ".") and name.split(".")[-1] in targets]
-    if not swaps: raise ValueError(f"no nn.Linear named {targets} in {type(model).__name__}; set LoRAConfig.targets")
-    getattr(model, backbone).freeze()
-    model.update_modules(tree_unflatten(swaps))
+    model_type = model.config.model_type
+    if not (targets := config.targets or DEFAULT_TARGETS.get(model_type)):
+        raise ConfigError(f"no default LoRA targets for model_type {model_type!r}; set LoRAConfig.targets")
+    backbone = model.backbone
+    swaps = [(name, LoRALinear(m, config.rank, config.alpha, config.dropout)) for name, m in backbone.named_modules()
+             if isinstance(m, nn.Linear) and name.split(".")[-1] in targets]
+    if not swaps: raise ConfigError(f"no nn.Linear named {targets} in {type(model).__name__}; set LoRAConfig.targets")
+    backbone.freeze()
+    backbone.update_modules(tree_unflatten(swaps))
     for _, m in swaps: m.unfreeze(keys=["lora_a", "lora_b"], recurse=False)
     object.__setattr__(model, "lora_config", config)
     return model

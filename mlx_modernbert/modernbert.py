@@ -12,8 +12,8 @@ from .layers import ModernBertAttention, ModernBertMLP, activation, attention_bi
 from .hub import PretrainedMixin, init_weights
 
 # %% auto #0
-__all__ = ['ModernBertEmbeddings', 'ModernBertEncoderLayer', 'ModernBertModel', 'ModernBertPredictionHead', 'TiedDecoder',
-           'ModernBertForMaskedLM', 'ModernBertForSequenceClassification']
+__all__ = ['TASK_CLASSES', 'ModernBertEmbeddings', 'ModernBertEncoderLayer', 'ModernBertModel', 'ModernBertPredictionHead',
+           'TiedDecoder', 'ModernBertForMaskedLM', 'ModernBertForSequenceClassification']
 
 # %% ../nbs/04_modernbert.ipynb #14840565
 class ModernBertEmbeddings(nn.Module):
@@ -116,9 +116,11 @@ class ModernBertForMaskedLM(PretrainedMixin, nn.Module):
         self.decoder = (TiedDecoder(config.vocab_size, config.decoder_bias) if config.tie_word_embeddings
                         else nn.Linear(config.hidden_size, config.vocab_size, bias=config.decoder_bias))
 
-    @classmethod
-    def sanitize(cls, weights:dict) -> dict:
+    def sanitize(self,
+                 weights:dict, # name -> array, as the checkpoint stores them
+                ) -> dict:
         "Drop the tied copy of the embeddings (`decoder.weight`) that some checkpoints store."
+        if not isinstance(self.decoder, TiedDecoder): return weights
         return {k: v for k, v in weights.items() if k != "decoder.weight"}
 
     def __call__(self, input_ids:mx.array, attention_mask:mx.array|None=None) -> mx.array:
@@ -145,3 +147,7 @@ class ModernBertForSequenceClassification(PretrainedMixin, nn.Module):
     def __call__(self, input_ids:mx.array, attention_mask:mx.array|None=None) -> mx.array:
         pooled = pool(self.model(input_ids, attention_mask), attention_mask, self.config.classifier_pooling)
         return self.classifier(self.drop(self.head(pooled)))
+
+# %% ../nbs/04_modernbert.ipynb #17bef43e
+TASK_CLASSES = {"base": ModernBertModel, "masked-lm": ModernBertForMaskedLM,
+                "sequence-classification": ModernBertForSequenceClassification}

@@ -15,8 +15,8 @@ from .heads import predictions
 from .metrics import task_score
 
 # %% auto #0
-__all__ = ['output_predictions', 'average_outputs', 'decode_predictions', 'prediction_columns', 'score_outputs', 'oof_frame',
-           'ensemble_result', 'save_heldout', 'load_heldout']
+__all__ = ['output_predictions', 'average_outputs', 'decode_predictions', 'prediction_columns', 'tune_thresholds',
+           'score_outputs', 'oof_frame', 'ensemble_result', 'save_heldout', 'load_heldout']
 
 # %% ../nbs/33_outputs.ipynb #b12e59f3
 def output_predictions(
@@ -44,11 +44,11 @@ def decode_predictions(
     task:str, # the task
     encoding:LabelEncoding, # the targets' encoding
     pred:np.ndarray, # predictions as `output_predictions` gives them
+    thresholds:np.ndarray|None=None, # multilabel: each label's decision threshold (default 0.5)
 ) -> np.ndarray:
-    "Predictions in the targets' original values: a class label, 0/1 per label (multilabel), a class index (ordinal) or a number."
-    if task in ("binary", "multiclass"): return encoding.decode(pred.argmax(-1))
-    if task == "multilabel": return (pred > 0.5).astype(int)
-    if task == "ordinal": return pred.argmax(-1)
+    "Predictions in the targets' original values: a class label (classification, ordinal), 0/1 per label (multilabel) or a number."
+    if task in ("binary", "multiclass", "ordinal"): return encoding.decode(pred.argmax(-1))
+    if task == "multilabel": return (pred > (0.5 if thresholds is None else np.asarray(thresholds))).astype(int)
     return encoding.decode(pred)
 
 def prediction_columns(
@@ -56,13 +56,25 @@ def prediction_columns(
     encoding:LabelEncoding, # the targets' encoding
     pred:np.ndarray, # predictions as `output_predictions` gives them
     probabilities:bool=True, # add `prob_<class>` (classification) or `prob_<label>` (multilabel) columns
+    thresholds:np.ndarray|None=None, # multilabel: each label's decision threshold (default 0.5)
 ) -> dict[str, np.ndarray]:
     "Named columns for a submission or an out-of-fold table: each target's predicted value, then probabilities."
-    values = decode_predictions(task, encoding, pred)
+    values = decode_predictions(task, encoding, pred, thresholds)
     columns = {t: (values if values.ndim == 1 else values[:, j]) for j, t in enumerate(encoding.targets)}
-    if probabilities and task in ("binary", "multiclass"): columns.update({f"prob_{c}": pred[:, j] for j, c in enumerate(encoding.classes)})
+    if probabilities and task in ("binary", "multiclass", "ordinal"): columns.update({f"prob_{c}": pred[:, j] for j, c in enumerate(encoding.classes)})
     if probabilities and task == "multilabel": columns.update({f"prob_{t}": pred[:, j] for j, t in enumerate(encoding.targets)})
     return columns
+
+def tune_thresholds(
+    y:np.ndarray, # true 0/1 labels (rows, labels)
+    pred:np.ndarray, # predicted probabilities (rows, labels)
+) -> np.ndarray:
+    "Each label's decision threshold that maximises its F1 on held-out rows (0.5 where a label has no positives)."
+    from sklearn.metrics import f1_score
+    grid, y = np.linspace(0.05, 0.95, 19), np.asarray(y).reshape(pred.shape)
+    best = [max(grid, key=lambda t: (f1_score(y[:, j], pred[:, j] > t, zero_division=0), -abs(t - 0.5))) if y[:, j].any() else 0.5
+            for j in range(pred.shape[1])]
+    return np.round(np.array(best, dtype=np.float64), 2)
 
 # %% ../nbs/33_outputs.ipynb #9d455383
 def score_outputs(
@@ -78,6 +90,7 @@ def oof_frame(
     prep, # the prepared data (`Prepared`)
     rows:np.ndarray, # training-row indices
     outputs:np.ndarray, # raw outputs for `rows`
+    thresholds:np.ndarray|None=None, # multilabel: each label's decision threshold
 ) -> pd.DataFrame:
     "Held-out predictions as a table: row, id, true target(s), `prediction` (or `prediction_<target>`) and probabilities."
     ds = prep.ds
@@ -85,7 +98,7 @@ def oof_frame(
     if ds.id_column: df[ds.id_column] = ds.frame[ds.id_column].to_numpy()[rows]
     for t in ds.targets: df[t] = ds.frame[t].to_numpy()[rows]
     names = {t: "prediction" if len(ds.targets) == 1 else f"prediction_{t}" for t in ds.targets}
-    for k, v in prediction_columns(ds.task, ds.encoding, output_predictions(ds.task, outputs)).items(): df[names.get(k, k)] = v
+    for k, v in prediction_columns(ds.task, ds.encoding, output_predictions(ds.task, outputs), thresholds=thresholds).items(): df[names.get(k, k)] = v
     return df.sort_values("row")
 
 def ensemble_result(

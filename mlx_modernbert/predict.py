@@ -8,6 +8,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/predict.html.md"""
 from __future__ import annotations
 import json
 from pathlib import Path
+import numpy as np
 import pandas as pd
 from .datasets import DataError, LabelEncoding, read_table
 from .templates import template_from_dict
@@ -18,7 +19,7 @@ from .trainer import predict_outputs
 from .outputs import average_outputs, output_predictions, prediction_columns
 
 # %% auto #0
-__all__ = ['find_checkpoints', 'predict_run']
+__all__ = ['find_checkpoints', 'run_thresholds', 'predict_run']
 
 # %% ../nbs/35_predict.ipynb #12b1b86a
 def find_checkpoints(
@@ -35,6 +36,14 @@ def find_checkpoints(
              or sorted(path.glob("*/checkpoints/best")) or sorted(path.glob("*/checkpoints/epoch-*"))[-1:])
     if not found: raise DataError(f"{path} holds no checkpoint (expected config.json + extra.json, checkpoints/final or fold-*/checkpoints/final)")
     return found
+
+def run_thresholds(
+    checkpoint:Path, # a model checkpoint inside a run folder
+) -> np.ndarray|None:
+    "The multilabel decision thresholds the run tuned on its held-out rows (`thresholds.json` in the run folder), if any."
+    for folder in [checkpoint, *list(checkpoint.parents)[:4]]:
+        if (folder / "thresholds.json").exists(): return np.array(list(json.loads((folder / "thresholds.json").read_text()).values()))
+    return None
 
 def predict_run(test:str|Path|pd.DataFrame, # test CSV
                 checkpoint:str|Path, # run folder, fold folder or checkpoint
@@ -57,8 +66,9 @@ def predict_run(test:str|Path|pd.DataFrame, # test CSV
         outputs.append(out)
     task, enc = extra["task"], LabelEncoding.from_dict(extra["label_encoding"])
     pred = output_predictions(task, average_outputs(task, outputs))
+    thresholds = run_thresholds(checkpoints[0]) if task == "multilabel" else None
     sub = pd.DataFrame({extra["id_column"]: df[extra["id_column"]]}) if extra["id_column"] else pd.DataFrame(index=df.index)
-    for name, values in prediction_columns(task, enc, pred, probabilities).items(): sub[name] = values
+    for name, values in prediction_columns(task, enc, pred, probabilities, thresholds).items(): sub[name] = values
     if output is not None:
         Path(output).parent.mkdir(parents=True, exist_ok=True); sub.to_csv(output, index=False)
     return sub

@@ -40,6 +40,7 @@ class Prepared:
         if train is None: raise DataError("no training data: pass --train CSV")
         id_column = cfg.id_column if cfg.id_column is not None else (own.id_column if own else None)
         frame = read_table(train)
+        if "," in target and target not in frame.columns: target = [t.strip() for t in target.split(",")]   # several targets: a,b,c
         if cfg.limit_rows and cfg.limit_rows < len(frame):   # a seeded sample (not the head: files are often sorted by target)
             frame = frame.sample(cfg.limit_rows, random_state=cfg.seed).sort_index().reset_index(drop=True)
         self.ds = TabularDataset.load(frame, target, id_column, cfg.task or (own.task if own else None),

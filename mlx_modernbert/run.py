@@ -17,7 +17,8 @@ from .runconfig import RunConfig, write_run_config
 from .distributed import process_rank, broadcast_text, barrier
 from .prepare import Prepared
 from .finetune import fit_model
-from .outputs import ensemble_result, oof_frame, score_outputs, save_heldout, load_heldout
+from .outputs import (ensemble_result, oof_frame, score_outputs, save_heldout, load_heldout, tune_thresholds,
+                                    output_predictions)
 from .predict import predict_run
 
 # %% auto #0
@@ -46,7 +47,7 @@ def _summary(prep:Prepared, cfg:RunConfig, results:list[dict], seconds:float) ->
     scores = [r["score"] for r in results]
     summary = {"metric": prep.metric, "scores": scores, "mean": float(np.mean(scores)), "std": float(np.std(scores)),
                "oof_score": None, "models": [b for r in results for b in r["best"].split(",")], "seconds": round(seconds, 1),
-               "submission": None}
+               "submission": None, "thresholds": None}
     if cfg.folds >= 2:   # every training row predicted by the model that did not see it
         summary["oof_score"] = score_outputs(prep, np.concatenate([r["rows"] for r in results]), np.concatenate([r["outputs"] for r in results]))
     return summary
@@ -96,8 +97,13 @@ def train_run(
             barrier(group)
             results = [ensemble_result(prep, [load_heldout(run_dir / m) for m, _ in member_names(name, cfg)]) for name, _, _ in splits]
         summary = _summary(prep, cfg, results, time.perf_counter() - start)
+        if prep.ds.task == "multilabel":   # per-label decision thresholds from the held-out predictions
+            rows, outputs = np.concatenate([r["rows"] for r in results]), np.concatenate([r["outputs"] for r in results])
+            summary["thresholds"] = dict(zip(prep.ds.targets, tune_thresholds(prep.y[rows], output_predictions("multilabel", outputs)).tolist()))
+        thresholds = None if summary["thresholds"] is None else np.array(list(summary["thresholds"].values()))
         if rank == 0:
-            oof = pd.concat([oof_frame(prep, r["rows"], r["outputs"]) for r in results])
+            if thresholds is not None: (run_dir / "thresholds.json").write_text(json.dumps(summary["thresholds"], indent=1))
+            oof = pd.concat([oof_frame(prep, r["rows"], r["outputs"], thresholds) for r in results])
             oof.to_csv(run_dir / ("oof.csv" if cfg.folds >= 2 else "validation_predictions.csv"), index=False)
             if prep.test_path:
                 predict_run(prep.test_path, run_dir, run_dir / "submission.csv")

@@ -17,7 +17,7 @@ __all__ = ['log', 'MetricsLogger', 'read_metrics', 'flatten', 'MLflowCallback']
 log = logging.getLogger("mlx_modernbert")
 
 class MetricsLogger(Callback):
-    "Append per-update and per-epoch metrics to `metrics.jsonl` (and the epochs to `metrics.csv`) in `folder`."
+    "Append per-update and per-epoch metrics to `metrics.jsonl` (and the epochs to `metrics.csv`) in `folder`; last, how the fit ended."
     order, main_only = 30, True
     def __init__(
         self,
@@ -37,6 +37,11 @@ class MetricsLogger(Callback):
         with open(csv, "a") as f:
             if new: f.write(",".join(rec) + "\n")
             f.write(",".join(str(v) for v in rec.values()) + "\n")
+    def cleanup_fit(self):
+        if self.learn.outcome is None or not self.folder.exists(): return
+        end = {"step": self.learn.step, "outcome": self.learn.outcome}
+        if self.learn.stopped_by is not None: end["stopped_by"] = f"{type(self.learn.stopped_by).__name__}: {self.learn.stopped_by}"
+        self._write(end)
 
 def read_metrics(
     folder:str|Path, # a run folder
@@ -58,7 +63,7 @@ def flatten(
     return out
 
 class MLflowCallback(Callback):
-    "Log params, metrics, system info and checkpoints to MLflow; a failure warns once and never stops training."
+    "Log params, metrics, system info and checkpoints to MLflow and end the run however the fit ends; a failure warns once and never stops training."
     order, main_only = 40, True
     def __init__(
         self,
@@ -106,18 +111,20 @@ class MLflowCallback(Callback):
         self._safely("starting the run", start)
 
     def after_batch(self):
-        if self.learn.step % self.every == 0:
+        if self.active and self.learn.step % self.every == 0:
             self._safely("logging the loss", self.client.log_metric, self.run_id, "train_loss_step", self.learn.last_loss, step=self.learn.step)
 
     def after_epoch(self):
-        if not self.learn.history: return
+        if not self.active or not self.learn.history: return
         from mlflow.entities import Metric
         now, rec = int(time.time() * 1000), self.learn.history[-1]
         metrics = [Metric(k, float(v), now, self.learn.step) for k, v in rec.items() if isinstance(v, (int, float)) and k != "epoch"]
         self._safely("logging epoch metrics", self.client.log_batch, self.run_id, metrics=metrics)
 
-    def after_fit(self):
-        if self.checkpoint_dir is not None and (best := Path(self.checkpoint_dir) / "best").exists():
+    def cleanup_fit(self):
+        if not self.active: return
+        outcome = self.learn.outcome
+        if outcome in ("finished", "cancelled") and self.checkpoint_dir is not None and (best := Path(self.checkpoint_dir) / "best").exists():
             self._safely("logging the best checkpoint", self.client.log_artifacts, self.run_id, str(best), "best")
             if self.register_as:
                 def register():   # a version whose source is the logged Hugging Face folder
@@ -125,5 +132,9 @@ class MLflowCallback(Callback):
                     source = f"{self.client.get_run(self.run_id).info.artifact_uri}/best"
                     self.client.create_model_version(self.register_as, source, run_id=self.run_id)
                 self._safely("registering the model", register)
-        self._safely("ending the run", self.client.set_terminated, self.run_id)
-    after_cancel = after_fit
+        if self.learn.stopped_by is not None:
+            self._safely("tagging the run", self.client.set_tag, self.run_id, "stopped_by", str(self.learn.stopped_by)[:500] or type(self.learn.stopped_by).__name__)
+        status = {"failed": "FAILED", "interrupted": "KILLED"}.get(outcome, "FINISHED")
+        self._safely("ending the run", self.client.set_terminated, self.run_id, status)
+        self.active = False
+

@@ -6,12 +6,14 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/trainer.html.md"""
 
 # %% ../nbs/22_trainer.ipynb #73615970
 from __future__ import annotations
-import math, time
+import math, time, warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fastcore.basics import patch
 import numpy as np
 from mlx.utils import tree_flatten, tree_map
 from .backend import mx, nn, optim
+from .errors import TrainingError
 from .heads import task_loss, predictions
 from .layers import on_cpu
 from .metrics import get_metric, DEFAULT_METRIC
@@ -19,8 +21,8 @@ from .loaders import TextLoader
 
 # %% auto #0
 __all__ = ['TrainConfig', 'AdamWF32', 'lr_schedule', 'make_optimizer', 'CancelFitException', 'CancelEpochException', 'Callback',
-           'global_norm', 'clip_global_norm', 'Learner', 'predict_outputs', 'ProgressCallback', 'EarlyStoppingCallback',
-           'NaNGuardCallback', 'LRLoggerCallback']
+           'global_norm', 'clip_global_norm', 'check_dtype', 'Learner', 'predict_outputs', 'ProgressCallback',
+           'EarlyStoppingCallback', 'NaNGuardCallback', 'LRLoggerCallback']
 
 # %% ../nbs/22_trainer.ipynb #c71e536d
 @dataclass
@@ -93,7 +95,7 @@ def make_optimizer(
 ) -> optim.Optimizer:
     "AdamW (float32 state) with decay only on matrices and optional layer-wise learning-rate decay."
     warmup = int(cfg.warmup_ratio * total_steps)
-    num_layers = len(getattr(getattr(model, "model", None), "layers", []) or getattr(getattr(getattr(model, "bert", None), "encoder", None), "layer", []))
+    num_layers = len(model.encoder_layers) if cfg.layer_lr_decay is not None else 0
     def group(path): # learning-rate factor of a parameter
         if cfg.layer_lr_decay is None: return 1.0
         layer = _layer_of(path)
@@ -110,8 +112,8 @@ def make_optimizer(
     return optim.MultiOptimizer(optimizers, filters[:-1])
 
 # %% ../nbs/22_trainer.ipynb #11496aac
-class CancelFitException(Exception): "Raise in a callback to stop training."
-class CancelEpochException(Exception): "Raise in a callback to end the current epoch."
+class CancelFitException(Exception): "Raise in a callback to stop training (the message says why)."
+class CancelEpochException(Exception): "Raise in a callback to end the current epoch (it is not recorded)."
 
 class Callback:
     "Base class: override any of the events; `self.learn` is the Learner. `main_only` callbacks run on rank 0 alone."
@@ -122,7 +124,11 @@ class Callback:
     def after_validate(self): pass
     def after_epoch(self): pass
     def after_fit(self): pass
-    def after_cancel(self): pass
+    def after_cancel_epoch(self): pass
+    def after_cancel_fit(self): self.after_cancel()
+    def after_cancel(self): "Old name of `after_cancel_fit`, still called by it."
+    def cleanup_epoch(self): "Runs after every epoch, however it ended (its `before_epoch` may not have run)."
+    def cleanup_fit(self): "Runs after the fit, however it ended: `learn.outcome` says how (its `before_fit` may not have run)."
 
 # %% ../nbs/22_trainer.ipynb #5a7ae746
 def global_norm(
@@ -142,6 +148,16 @@ def clip_global_norm(
     return tree_map(lambda g: g * factor, grads)
 
 # %% ../nbs/22_trainer.ipynb #e4666589
+def check_dtype(
+    model:nn.Module, # the model about to be trained
+    dtype:str, # the training dtype, `TrainConfig.dtype`
+):
+    "Raise `TrainingError` unless every floating parameter of `model` is `dtype` (the Learner never casts a caller's model)."
+    found = sorted({str(v.dtype).split(".")[-1] for _, v in tree_flatten(model.parameters()) if mx.issubdtype(v.dtype, mx.floating)})
+    if found and found != [dtype]:
+        raise TrainingError(f"the model's parameters are {', '.join(found)} but TrainConfig.dtype is {dtype!r}: cast the model "
+                            f"first with `model.set_dtype(mx.{dtype})`, or train with TrainConfig(dtype={found[0]!r})")
+
 class Learner:
     "Trains a sequence-classification model on a tabular task, with callbacks."
     def __init__(
@@ -164,11 +180,12 @@ class Learner:
         for cb in self.callbacks: cb.learn = self
         self.updates_per_epoch = math.ceil(len(train) / self.cfg.grad_accum)
         self.total_steps = self.updates_per_epoch * self.cfg.epochs
-        if self.cfg.dtype == "bfloat16": model.set_dtype(mx.bfloat16)
+        check_dtype(model, self.cfg.dtype)
         self.opt = make_optimizer(model, self.cfg, self.total_steps)
         self.opt.init(model.trainable_parameters())   # state exists before compiling, so it is traced as state
         self.epoch, self.step, self.history, self.step_losses = 0, 0, [], []
         self.last_loss, self.last_metrics = float("nan"), {}
+        self.outcome, self.stopped_by = None, None   # how the last fit ended, and the exception that ended it early
         self.rank, self.world = train.rank, train.world
         self.group = mx.distributed.init() if self.world > 1 else None
         if self.group is not None and (self.group.size(), self.group.rank()) != (self.world, self.rank):
@@ -199,13 +216,47 @@ class Learner:
         state = [model.state, opt.state, mx.random.state]
         return mx.compile(step, inputs=state, outputs=state) if cfg.compile else step
 
+# %% ../nbs/22_trainer.ipynb #c62c0632
+_CANCEL = {"fit": CancelFitException, "epoch": CancelEpochException}
+
+@patch
+@contextmanager
+def callback_ctx(
+    self:Learner,
+    stage:str, # `fit` or `epoch`
+):
+    "Run `before_{stage}`, the body, `after_{stage}`; on the stage's cancel `after_cancel_{stage}`; always `cleanup_{stage}` last."
+    outcome, error = "finished", None
+    try:
+        self(f"before_{stage}"); yield; self(f"after_{stage}")
+    except _CANCEL[stage] as e: outcome, error = "cancelled", e; self(f"after_cancel_{stage}")
+    except KeyboardInterrupt as e: outcome, error = "interrupted", e; raise
+    except BaseException as e: outcome, error = ("cancelled" if isinstance(e, CancelFitException) else "failed"), e; raise
+    finally:
+        if stage == "fit": self.outcome, self.stopped_by = outcome, error
+        self._cleanup(stage, raising=outcome in ("finished", "cancelled"))
+
+@patch
+def _cleanup(self:Learner, stage:str, raising:bool):
+    "Run `cleanup_{stage}` on every callback even if one fails; a failure is raised only when nothing else is."
+    failures = []
+    for cb in self.callbacks:
+        if self.rank != 0 and cb.main_only: continue
+        try: getattr(cb, f"cleanup_{stage}")()
+        except Exception as e: failures.append(e)
+    for e in (failures[1:] if raising else failures): warnings.warn(f"cleanup_{stage} failed: {type(e).__name__}: {e}", RuntimeWarning)
+    if failures and raising: raise failures[0]
+
 # %% ../nbs/22_trainer.ipynb #90a48da2
 @patch
-def train_epoch(self:Learner) -> float:
-    "One pass over the training batches: accumulate `grad_accum` micro-batches, update at each boundary."
+def train_epoch(
+    self:Learner,
+    max_updates:int|None=None, # stop after this many updates (the benchmark times part of an epoch)
+) -> float:
+    "One pass over the training batches: accumulate `grad_accum` micro-batches, update at each boundary; the mean loss."
     self.model.train()
     k, n_batches = self.cfg.grad_accum, len(self.train_dl)
-    acc, rows, micro, window, total, total_rows = None, 0, 0, [], 0.0, 0
+    acc, rows, micro, window, total, total_rows, first_step = None, 0, 0, [], 0.0, 0, self.step
     global_rows = [len(g) for g in self.train_dl.global_batches(self.epoch)]   # rows of each batch over all processes
     for i, b in enumerate(self.train_dl.epoch_batches(self.epoch)):
         if micro == 0:
@@ -223,6 +274,7 @@ def train_epoch(self:Learner) -> float:
         total += self.last_loss * rows; total_rows += rows
         acc, rows, micro, window = None, 0, 0, []
         self("after_batch")
+        if max_updates is not None and self.step - first_step >= max_updates: break
     return total / max(total_rows, 1)
 
 # %% ../nbs/22_trainer.ipynb #76122192
@@ -296,25 +348,62 @@ def fit(
 ) -> list[dict]:
     "Train up to epoch `epochs` (default: the config's), validating after each epoch; returns the history."
     end = epochs if epochs is not None else self.cfg.epochs
-    try:
-        self("before_fit")
+    with self.callback_ctx("fit"):
         while self.epoch < end:
-            start = time.perf_counter()
-            try:
-                self("before_epoch")
-                record = {"epoch": self.epoch + 1, "train_loss": self.train_epoch()}
-                if self.val_dl is not None:
-                    record.update(self.evaluate(self.val_dl))
-                    self.last_metrics = record
-                    self("after_validate")
-                record.update(lr=self.lr, seconds=round(time.perf_counter() - start, 2))
-                self.history.append(record)
-            except CancelEpochException: pass
-            self.epoch += 1
-            self("after_epoch")
-        self("after_fit")
-    except CancelFitException: self("after_cancel")
+            done = self.epoch + 1
+            with self.callback_ctx("epoch"): self.one_epoch()
+            self.epoch = done   # a cancelled epoch is skipped, not retried
     return self.history
+
+@patch
+def one_epoch(self:Learner):
+    "Train one epoch, validate (`after_validate`), record it in `history` and count it: the body of the `epoch` stage."
+    start = time.perf_counter()
+    record = {"epoch": self.epoch + 1, "train_loss": self.train_epoch()}
+    if self.val_dl is not None:
+        record.update(self.evaluate(self.val_dl))
+        self.last_metrics = record
+        self("after_validate")
+    record.update(lr=self.lr, seconds=round(time.perf_counter() - start, 2))
+    self.history.append(record)
+    self.epoch += 1
+
+class _UpdateTimer(Callback):
+    "Seconds between consecutive updates."
+    def __init__(self): self.times, self.last = [], time.perf_counter()
+    def after_batch(self): now = time.perf_counter(); self.times.append(now - self.last); self.last = now
+
+@patch
+def time_updates(
+    self:Learner,
+    n:int, # training updates to run (across epochs as needed)
+) -> list[float]:
+    "Run `n` training updates without validation or fit events, returning each update's seconds (for benchmarks); each pass over the loader, whole or not, counts as an epoch."
+    timer = _UpdateTimer(); timer.learn = self
+    self.callbacks.append(timer)
+    try:
+        while len(timer.times) < n:
+            before = self.step
+            self.train_epoch(max_updates=n - len(timer.times))
+            if self.step == before: raise TrainingError("time_updates: the training loader has no batches")
+            self.epoch += 1   # the next pass reshuffles, as a new epoch
+    finally: self.callbacks.remove(timer)
+    return timer.times
+
+@patch
+def restore(
+    self:Learner,
+    epoch:int, # epochs already trained
+    step:int, # updates already made (the schedule and dropout seeds follow it)
+    history:list[dict], # the records of those epochs
+    step_losses:list[float], # the loss of every update so far
+    opt_state:dict|None=None, # the optimizer's state (moments, step count) as saved; None keeps the current one
+):
+    "Continue from a saved point: progress, history and optimizer state; the step is compiled again over the restored state."
+    self.epoch, self.step, self.history, self.step_losses = epoch, step, list(history), list(step_losses)
+    if opt_state is not None: self.opt.state = opt_state
+    self._step = self._make_step()   # trace again over the restored optimizer state
+    mx.eval(self.model.parameters(), self.opt.state)
 
 @patch(as_prop=True)
 def lr(self:Learner) -> float:
@@ -324,18 +413,22 @@ def lr(self:Learner) -> float:
 
 # %% ../nbs/22_trainer.ipynb #0e607f88
 class ProgressCallback(Callback):
-    "A progress bar per epoch with loss, rate and ETA; a line per epoch with the validation figures."
+    "A progress bar per epoch with loss, rate and ETA (closed however the epoch ends); a line per epoch with its figures."
     order, main_only = 10, True
     def before_epoch(self):
         from tqdm.auto import tqdm
         self.bar = tqdm(total=self.learn.updates_per_epoch, desc=f"epoch {self.learn.epoch + 1}/{self.learn.cfg.epochs}", leave=False)
     def after_batch(self): self.bar.update(1); self.bar.set_postfix(loss=f"{self.learn.last_loss:.4f}")
     def after_epoch(self):
-        self.bar.close()
         if self.learn.history: print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.learn.history[-1].items()))
+    def cleanup_epoch(self):
+        if getattr(self, "bar", None) is not None: self.bar.close()
+    def cleanup_fit(self):
+        if self.learn.outcome != "finished": print(f"training {self.learn.outcome}: {self.learn.stopped_by}")
 
 class EarlyStoppingCallback(Callback):
-    "Stop when the validation metric has not improved for `patience` epochs."
+    "Stop when the validation metric has not improved for `patience` epochs (after that epoch is recorded and saved)."
+    order = 100   # its `after_epoch` runs last: checkpoints and logs see the epoch that stops the fit
     def __init__(
         self,
         patience:int=2, # epochs without improvement before stopping
@@ -343,16 +436,18 @@ class EarlyStoppingCallback(Callback):
     def after_validate(self):
         m = self.learn.metric; value = self.learn.last_metrics[m.name]
         if m.better(value, self.best): self.best, self.wait = value, 0
-        else:
-            self.wait += 1
-            if self.wait >= self.patience: raise CancelFitException()
+        else: self.wait += 1
+    def after_epoch(self):
+        if self.wait >= self.patience:
+            raise CancelFitException(f"early stop: no better {self.learn.metric.name} than {self.best:.4g} for {self.wait} epochs")
 
 class NaNGuardCallback(Callback):
-    "Stop training when the loss stops being finite, naming the update where it happened."
+    "Stop training when the loss stops being finite: `fit` raises `TrainingError` naming the update and the fix."
     def after_batch(self):
-        if not math.isfinite(self.learn.last_loss):
-            raise FloatingPointError(f"loss became {self.learn.last_loss} at update {self.learn.step} (epoch {self.learn.epoch + 1}); "
-                                     "lower the learning rate or train in float32")
+        learn = self.learn
+        if not math.isfinite(learn.last_loss):
+            raise TrainingError(f"loss became {learn.last_loss} at update {learn.step} (epoch {learn.epoch + 1}); lower the "
+                                f"learning rate (lr={learn.cfg.lr:g}), keep max_grad_norm set, or train in float32")
 
 class LRLoggerCallback(Callback):
     "Record the learning rate of every update (for plots)."

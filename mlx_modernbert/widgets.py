@@ -28,7 +28,7 @@ def in_notebook() -> bool:
 
 # %% ../nbs/50_widgets.ipynb #8b7943ac
 class DashboardCallback(Callback):
-    "Live ipywidgets dashboard: progress with rate and ETA, loss / metric / learning-rate curves."
+    "Live ipywidgets dashboard: progress with rate and ETA, loss / metric / learning-rate curves; says how the fit ended."
     order, main_only = 10, True
     def __init__(self, every:int=10, # redraw the curves every `every` updates (and after each validation)
                  display:bool=True, # show the widget (False: build it only, e.g. for tests)
@@ -59,8 +59,13 @@ class DashboardCallback(Callback):
 
     def after_epoch(self): self.redraw()
 
-    def after_fit(self):
-        self.status.value = f"done: {self.done} updates in {time.perf_counter() - self.start:.0f} s"
+    def cleanup_fit(self):
+        if not hasattr(self, "bar"): return   # its before_fit never ran
+        learn, took = self.learn, time.perf_counter() - self.start
+        verdict = {"finished": "done", "cancelled": "stopped"}.get(learn.outcome, learn.outcome)
+        why = f" ({learn.stopped_by})" if learn.stopped_by is not None and str(learn.stopped_by) else ""
+        self.status.value = f"{verdict}: {self.done} updates in {took:.0f} s{why}"
+        self.bar.bar_style = {"done": "success", "stopped": "info"}.get(verdict, "danger")
         self.redraw()
 
     def redraw(self):
@@ -200,7 +205,7 @@ def attention_maps(model:nn.Module, # a BERT or ModernBERT model (base or task)
     ids = mx.array(np.asarray(input_ids, dtype=np.int32)[None])
     was_training = model.training
     model.eval()
-    encoder = model.bert if "bert" in model else model.model if "model" in model else model   # every position, not just [CLS]
+    encoder = model.backbone   # every position, not just [CLS]
     with record_attention() as maps:
         mx.eval(encoder(ids, mx.ones_like(ids)))
     if was_training: model.train()

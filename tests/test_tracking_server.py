@@ -3,7 +3,6 @@ import os, signal, socket, subprocess, sys, time, urllib.request, warnings
 from pathlib import Path
 import numpy as np
 import pytest
-from mlx_modernbert.backend import mx
 from mlx_modernbert.config import ModernBertConfig
 from mlx_modernbert.modernbert import ModernBertForSequenceClassification
 from mlx_modernbert.hub import init_weights
@@ -57,7 +56,8 @@ def test_server_logging_and_server_death_mid_run(server, tmp_path):
     assert len(history) == 4                                              # training completed
     local = read_metrics(tmp_path / "run")
     assert [r["epoch"] for r in local if "epoch" in r] == [1, 2, 3, 4]     # nothing lost locally
-    assert len([r for r in local if "epoch" not in r]) == learn.step
+    assert len([r for r in local if "loss" in r]) == learn.step              # one line per update
+    assert local[-1] == {"step": learn.step, "outcome": "finished"}       # and how the fit ended
     from mlflow.tracking import MlflowClient                              # what reached the server before it died
     client = MlflowClient(f"sqlite:///{db}")
     run = client.get_run(mlflow_cb.run_id)
