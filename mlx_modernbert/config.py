@@ -7,10 +7,9 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/config.html.md"""
 # %% ../nbs/01_config.ipynb #4cfba222
 from __future__ import annotations
 import dataclasses, importlib, importlib.util, json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 from .errors import ConfigError, CheckpointNotFoundError
 
 # %% auto #0

@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/datasets.html.md"""
 
 # %% ../nbs/10_datasets.ipynb #a845522b
 from __future__ import annotations
-import importlib.resources, io, logging, warnings
+import importlib.resources, io, logging
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np

@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/docs.html.md"""
 
 # %% ../nbs/45_docs.ipynb #57f867ab
 from __future__ import annotations
-import html, json, re, shutil, subprocess
+import html, re, shutil, subprocess
 from pathlib import Path
 
 # %% auto #0
@@ -44,15 +44,22 @@ from nbdev.showdoc import BasicMarkdownRenderer
 
 def _cell(x) -> str: return str(x).replace("|", "\\|").replace("\n", " ")
 
+def _has_source(sym) -> bool:
+    import inspect
+    try: inspect.getsource(sym); return True
+    except (OSError, TypeError): return False
+
 def param_details(
     sym, # a function, method or class (a class is described by its `__init__` or its dataclass fields)
 ) -> dict:
     "Each parameter of `sym` as `(annotation, default, description)`, described by its docments comment, a Typer option's help or a dataclass field's `help`."
-    import dataclasses, inspect
+    import dataclasses
     from fastcore.docments import docments
     from typer.models import ParameterInfo
     fields = {f.name: f for f in dataclasses.fields(sym)} if dataclasses.is_dataclass(sym) else {}
     out = {}
+    if fields and not _has_source(sym):   # a dataclass made by `make_dataclass` (TrainConfig): its fields carry the help
+        return {f.name: (f.type, f.default, f.metadata.get("help") or "") for f in fields.values()}
     for name, p in docments(sym, full=True, returns=False, args_kwargs=True).items():
         if name in ("self", "cls"): continue
         default, doc = p.default, p.docment

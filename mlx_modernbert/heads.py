@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/heads.html.md"""
 
 # %% ../nbs/20_heads.ipynb #a7d5068b
 from __future__ import annotations
-from .backend import mx, nn
+from .backend import mx
 from .errors import RunConfigError
 
 # %% auto #0

@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/hub.html.md"""
 
 # %% ../nbs/03_hub.ipynb #5e659745
 from __future__ import annotations
-import importlib.util, json, logging, os, shutil, tempfile
+import importlib.util, json, logging, os, shutil
 from pathlib import Path
 from mlx.utils import tree_flatten, tree_unflatten
 from .backend import mx, nn

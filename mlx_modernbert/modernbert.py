@@ -7,9 +7,9 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/modernbert.html.md"""
 # %% ../nbs/04_modernbert.ipynb #ff8fa67c
 from __future__ import annotations
 from .backend import mx, nn
-from .config import ModernBertConfig, modernbert_tiny, modernbert_base
+from .config import ModernBertConfig
 from .layers import ModernBertAttention, ModernBertMLP, activation, attention_biases, pool
-from .hub import PretrainedMixin, init_weights
+from .hub import PretrainedMixin
 
 # %% auto #0
 __all__ = ['TASK_CLASSES', 'ModernBertEmbeddings', 'ModernBertEncoderLayer', 'ModernBertModel', 'ModernBertPredictionHead',

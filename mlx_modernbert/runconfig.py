@@ -13,8 +13,9 @@ import yaml
 from .errors import RunConfigError
 
 # %% auto #0
-__all__ = ['PRESETS', 'ENV_PREFIX', 'BACKEND_ENV', 'opt', 'RunConfig', 'field_types', 'base_types', 'coerce', 'check_keys',
-           'read_config_file', 'resolve_config', 'write_run_config', 'commented_config']
+__all__ = ['TRAIN_FIELDS', 'TrainConfig', 'PRESETS', 'ENV_PREFIX', 'BACKEND_ENV', 'opt', 'RunConfig', 'field_types',
+           'check_fields', 'base_types', 'coerce', 'check_keys', 'read_config_file', 'resolve_config',
+           'write_run_config', 'commented_config']
 
 # %% ../nbs/30_runconfig.ipynb #d7b0cc4a
 def opt(
@@ -75,30 +76,39 @@ class RunConfig:
     def __post_init__(self):
         if self.dataset == "none": self.dataset = None   # `--target` alone: no registry defaults
         if self.lora == "none": self.lora = None         # `--no-lora` over a preset's LoRA
-        for problem in _problems(self):
-            raise RunConfigError(problem)
+        check_fields(self)
 
     def train_config(self):
         "The trainer's settings (`TrainConfig`) taken from this run's fields."
-        from mlx_modernbert.trainer import TrainConfig
-        return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig) if hasattr(self, f.name)})
+        return TrainConfig(**{name: getattr(self, name) for name in TRAIN_FIELDS})
 
-def _problems(c:RunConfig):
-    "Each field value that cannot be used, as a message naming the field, the value and the fix."
+def field_types() -> dict:
+    "Each RunConfig field's annotation, resolved (`int`, `str|None`, ...)."
+    hints = typing.get_type_hints(RunConfig)
+    return {f.name: hints[f.name] for f in fields(RunConfig)}
+
+# %% ../nbs/30_runconfig.ipynb #eae35c12
+def _problems(c) -> list[str]:
+    "Each field value of config `c` (a RunConfig or a TrainConfig) that cannot be used, as a message naming it and the fix."
     from mlx_modernbert.datasets import DATASETS
     from mlx_modernbert.heads import HEAD_TASKS, LOSSES
     from mlx_modernbert.metrics import METRICS
     from mlx_modernbert.lora import LORA_PRESETS
+    present = {f.name for f in fields(c)}
     def one_of(name, allowed, optional=False):
-        v = getattr(c, name)
-        if not (v is None and optional) and v not in allowed: return f"{name}={v!r}: use one of {sorted(allowed)}" + (" (or none)" if optional else "")
+        v = getattr(c, name, None)
+        if name in present and not (v is None and optional) and v not in allowed:
+            return f"{name}={v!r}: use one of {sorted(allowed)}" + (" (or none)" if optional else "")
     def at_least(name, low, optional=False):
-        v = getattr(c, name)
-        if not (v is None and optional) and v < low: return f"{name}={v}: must be at least {low}"
+        v = getattr(c, name, None)
+        if name in present and not (v is None and optional) and v < low: return f"{name}={v}: must be at least {low}"
     def within(name, low, high, optional=False, closed_high=False):   # low <= v < high (or <= high)
-        v = getattr(c, name)
-        if v is None and optional: return None
+        v = getattr(c, name, None)
+        if name not in present or (v is None and optional): return None
         if not (low <= v and (v <= high if closed_high else v < high)): return f"{name}={v}: must be in [{low}, {high}{']' if closed_high else ')'}"
+    def positive(name, optional=False):
+        v = getattr(c, name, None)
+        if name in present and not (v is None and optional) and v <= 0: return f"{name}={v}: must be positive" + (", or none to turn it off" if optional else "")
     found = [one_of("dataset", DATASETS, optional=True), one_of("task", HEAD_TASKS, optional=True),
              one_of("metric", METRICS, optional=True), one_of("loss", LOSSES, optional=True),
              one_of("schedule", ("cosine", "linear", "constant")), one_of("dtype", ("float32", "bfloat16")),
@@ -108,17 +118,26 @@ def _problems(c:RunConfig):
              at_least("grad_accum", 1), at_least("freeze_layers", 0), at_least("keep_last", 0), at_least("ensemble", 1),
              at_least("patience", 1, optional=True), at_least("limit_rows", 2, optional=True),
              within("warmup_ratio", 0, 1), within("label_smoothing", 0, 1), within("val_fraction", 0.01, 1),
-             within("weight_decay", 0, 1, closed_high=True), within("layer_lr_decay", 0.01, 1, optional=True, closed_high=True)]
-    if c.lr <= 0: found.append(f"lr={c.lr}: must be positive (e.g. 1e-4)")
-    if c.max_grad_norm is not None and c.max_grad_norm <= 0: found.append(f"max_grad_norm={c.max_grad_norm}: must be positive, or none for no clipping")
-    if c.folds == 1 or c.folds < 0: found.append(f"folds={c.folds}: use 0 (one train/validation split) or k >= 2 (k-fold ensemble)")
-    if c.val and c.folds >= 2: found.append(f"val={c.val!r} with folds={c.folds}: k folds validate on the training rows; pass one of them")
+             within("weight_decay", 0, 1, closed_high=True), within("layer_lr_decay", 0.01, 1, optional=True, closed_high=True),
+             positive("lr"), positive("max_grad_norm", optional=True)]
+    if "folds" in present and (c.folds == 1 or c.folds < 0): found.append(f"folds={c.folds}: use 0 (one train/validation split) or k >= 2 (k-fold ensemble)")
+    if "val" in present and c.val and c.folds >= 2: found.append(f"val={c.val!r} with folds={c.folds}: k folds validate on the training rows; pass one of them")
     return [f for f in found if f]
 
-def field_types() -> dict:
-    "Each RunConfig field's annotation, resolved (`int`, `str|None`, ...)."
-    hints = typing.get_type_hints(RunConfig)
-    return {f.name: hints[f.name] for f in fields(RunConfig)}
+def check_fields(
+    c, # a RunConfig or TrainConfig
+):
+    "Raise a RunConfigError naming the first field of `c` whose value cannot be used."
+    if (problems := _problems(c)): raise RunConfigError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+
+# %% ../nbs/30_runconfig.ipynb #85b6775b
+TRAIN_FIELDS = ("epochs", "lr", "weight_decay", "warmup_ratio", "schedule", "max_grad_norm", "grad_accum", "layer_lr_decay",
+                "label_smoothing", "loss", "dtype", "compile", "seed")
+
+TrainConfig = dataclasses.make_dataclass(
+    "TrainConfig", [(f.name, f.type, field(default=f.default, metadata=f.metadata)) for f in fields(RunConfig) if f.name in TRAIN_FIELDS],
+    namespace={"__doc__": "Hyper-parameters of a training run: the optimisation fields of `RunConfig`, with its defaults.",
+               "__post_init__": lambda self: check_fields(self), "__module__": __name__})
 
 # %% ../nbs/30_runconfig.ipynb #81abfd17
 def base_types(

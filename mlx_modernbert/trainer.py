@@ -8,7 +8,6 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/trainer.html.md"""
 from __future__ import annotations
 import math, time, warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
 from fastcore.basics import patch
 import numpy as np
 from mlx.utils import tree_flatten, tree_map
@@ -18,35 +17,12 @@ from .heads import task_loss, predictions
 from .layers import on_cpu
 from .metrics import get_metric, DEFAULT_METRIC
 from .loaders import TextLoader
+from .runconfig import TrainConfig
 
 # %% auto #0
-__all__ = ['TrainConfig', 'AdamWF32', 'lr_schedule', 'make_optimizer', 'CancelFitException', 'CancelEpochException', 'Callback',
-           'global_norm', 'clip_global_norm', 'check_dtype', 'Learner', 'predict_outputs', 'ProgressCallback',
-           'EarlyStoppingCallback', 'NaNGuardCallback', 'LRLoggerCallback']
-
-# %% ../nbs/22_trainer.ipynb #c71e536d
-@dataclass
-class TrainConfig:
-    "Hyper-parameters of a training run."
-    epochs: int = 3  # passes over the training rows
-    lr: float = 5e-5  # peak learning rate
-    weight_decay: float = 0.01         # not applied to norms and biases
-    warmup_ratio: float = 0.1          # fraction of updates spent warming up linearly from 0
-    schedule: str = "cosine"           # after warmup: cosine, linear or constant
-    max_grad_norm: float|None = 1.0    # clip the global gradient norm (None: no clipping)
-    grad_accum: int = 1                # micro-batches per update
-    layer_lr_decay: float|None = None  # e.g. 0.9: layer i gets lr * decay**(layers - i)
-    label_smoothing: float = 0.0  # share of probability spread over all classes (classification)
-    loss: str|None = None              # default: the task's loss
-    dtype: str = "float32"             # parameters and activations: float32 or bfloat16 (optimizer state stays float32)
-    compile: bool = True  # compile the training step with `mx.compile`
-    seed: int = 42  # seed of initialisation, dropout and shuffling
-
-    def __post_init__(self):
-        if self.schedule not in ("cosine", "linear", "constant"): raise ValueError(f"schedule={self.schedule!r}: use cosine, linear or constant")
-        if self.grad_accum < 1: raise ValueError(f"grad_accum={self.grad_accum}: must be at least 1")
-        if self.dtype not in ("float32", "bfloat16"): raise ValueError(f"dtype={self.dtype!r}: use float32 or bfloat16")
-        if not 0 <= self.warmup_ratio < 1: raise ValueError(f"warmup_ratio={self.warmup_ratio}: must be in [0, 1)")
+__all__ = ['AdamWF32', 'lr_schedule', 'make_optimizer', 'CancelFitException', 'CancelEpochException', 'Callback', 'global_norm',
+           'clip_global_norm', 'check_dtype', 'Learner', 'predict_outputs', 'ProgressCallback', 'EarlyStoppingCallback',
+           'NaNGuardCallback', 'LRLoggerCallback']
 
 # %% ../nbs/22_trainer.ipynb #4110842b
 class AdamWF32(optim.AdamW):
