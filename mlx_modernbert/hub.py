@@ -14,8 +14,9 @@ from .config import model_module, read_config, write_config, ConfigError
 from .errors import CheckpointError, CheckpointNotFoundError
 
 # %% auto #0
-__all__ = ['log', 'OFFLINE_MODELS', 'WEIGHT_FILES', 'TOKENIZER_FILES', 'DTYPES', 'TASKS', 'resolve_model_dir', 'load_safetensors',
-           'save_safetensors', 'match_weights', 'init_weights', 'PretrainedMixin', 'load_pretrained']
+__all__ = ['log', 'OFFLINE_MODELS', 'WEIGHT_FILES', 'TOKENIZER_FILES', 'DTYPES', 'TASKS', 'resolve_model_dir', 'read_weight_file',
+           'load_safetensors', 'save_safetensors', 'match_weights', 'init_weights', 'PretrainedMixin',
+           'load_pretrained']
 
 # %% ../nbs/03_hub.ipynb #fc08f50d
 log = logging.getLogger("mlx_modernbert")
@@ -52,16 +53,27 @@ def resolve_model_dir(
                                 f"with config.json and model.safetensors, or one of {sorted(OFFLINE_MODELS)}.") from None
 
 # %% ../nbs/03_hub.ipynb #cfedf0bd
+def read_weight_file(
+    path:Path, # a `.safetensors` file
+) -> dict[str, mx.array]:
+    "The arrays in one safetensors file; a truncated or corrupt file is a CheckpointError naming it."
+    try: return mx.load(str(path), format="safetensors")
+    except (RuntimeError, ValueError) as e:
+        raise CheckpointError(f"{path} cannot be read as safetensors ({str(e).splitlines()[0][:160]}): the file is truncated or "
+                              "corrupt; copy or write the checkpoint again") from None
+
 def load_safetensors(
     folder:str|Path, # a model folder
 ) -> dict[str, mx.array]:
     "All weights in a model folder, from `model.safetensors` or from the shards its index names."
     folder = Path(folder)
-    if (single := folder / "model.safetensors").exists(): return mx.load(str(single))
+    if (single := folder / "model.safetensors").exists(): return read_weight_file(single)
     if (index := folder / "model.safetensors.index.json").exists():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        try: shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (json.JSONDecodeError, KeyError, AttributeError) as e:
+            raise CheckpointError(f"{index} is not a safetensors index ({type(e).__name__}: {e}); write the checkpoint again") from None
         if (missing := [s for s in shards if not (folder / s).exists()]): raise CheckpointError(f"{index} names missing shard(s) {missing}")
-        return {k: v for s in shards for k, v in mx.load(str(folder / s)).items()}
+        return {k: v for s in shards for k, v in read_weight_file(folder / s).items()}
     if list(folder.glob("*.bin")) or list(folder.glob("*.pth")):
         raise CheckpointError(f"{folder} has only PyTorch pickle weights; convert them to safetensors "
                               "(transformers: model.save_pretrained(dir, safe_serialization=True))")

@@ -14,9 +14,10 @@ import pandas as pd
 from .datasets import DataError, TabularDataset
 
 # %% auto #0
-__all__ = ['STYLES', 'TEMPLATE_CLASSES', 'is_missing', 'format_number', 'format_value', 'readable_name', 'Template',
-           'KeyValueTemplate', 'SentenceTemplate', 'FormatTemplate', 'title_from_name', 'family_key', 'TitanicTemplate',
-           'make_template', 'template_to_dict', 'template_from_dict']
+__all__ = ['STYLES', 'WIDE_COLUMNS', 'TEMPLATE_CLASSES', 'is_missing', 'format_number', 'format_value', 'readable_name',
+           'shorten', 'RowText', 'join_parts', 'Template', 'KeyValueTemplate', 'SentenceTemplate', 'FormatTemplate',
+           'title_from_name', 'family_key', 'TitanicTemplate', 'make_template', 'template_to_dict',
+           'template_from_dict']
 
 # %% ../nbs/11_templates.ipynb #d4c9e931
 def is_missing(
@@ -56,6 +57,34 @@ def readable_name(
     name = re.sub(r"[_\-.]+", " ", str(column))
     name = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
     return " ".join(name.split()) or str(column)
+
+def shorten(
+    text:str, # a value as written
+    max_chars:int|None, # most characters to keep (None: no limit)
+) -> str:
+    "`text` cut to at most `max_chars` characters, at a word boundary when there is one, ending in `…` when cut."
+    if max_chars is None or len(text) <= max_chars: return text
+    head = text[:max_chars - 1]
+    if text[max_chars - 1] != " " and " " in head.strip(): head = head.rstrip().rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:") + "…"
+
+# %% ../nbs/11_templates.ipynb #dad3cded
+class RowText(str):
+    "A row's text that remembers, in `spans`, the `(column, start, end)` characters each column wrote."
+    spans: tuple = ()
+
+def join_parts(
+    parts:list[tuple], # `(column, text)` for each column written, in order
+    sep:str, # text between parts
+    suffix:str="", # text after the last part
+) -> RowText:
+    "The parts' texts joined by `sep` into a `RowText` that knows each column's span."
+    spans, start = [], 0
+    for column, text in parts:
+        spans.append((column, start, start + len(text))); start += len(text) + len(sep)
+    out = RowText(sep.join(t for _, t in parts) + suffix)
+    out.spans = tuple(spans)
+    return out
 
 # %% ../nbs/11_templates.ipynb #56cd366b
 class Template:
@@ -98,19 +127,42 @@ class Template:
 
 @dataclass
 class KeyValueTemplate(Template):
-    "`Column: value` pairs separated by `sep`; missing values omitted or written as `missing`."
+    "`Column: value` pairs separated by `sep`; missing values omitted or written as `missing`, `usual` values omitted, long values cut."
     columns: list[str]  # feature columns, in order
     missing: str|None = "unknown"   # None: omit the pair
     sep: str = "; "  # text between pairs
     name: str = "key-value"  # the style's name
+    usual: dict|None = None  # column -> the value (as written, "" for missing) most rows share; omitted, it carries little information
+    max_chars: int|None = None  # most characters per value; longer values are cut (see `shorten`)
 
     def render_row(
         self,
         row:dict, # one row as column -> value
-    ) -> str:
-        parts = [f"{readable_name(c)}: {format_value(row.get(c), self.missing or '')}" for c in self.columns
-                 if not (self.missing is None and is_missing(row.get(c)))]
-        return self.sep.join(parts)
+    ) -> RowText:
+        parts = []
+        for c in self.columns:
+            v = row.get(c)
+            if (self.missing is None and is_missing(v)) or (self.usual and self.usual.get(c) == format_value(v, "")): continue
+            parts.append((c, f"{readable_name(c)}: {shorten(format_value(v, self.missing or ''), self.max_chars)}"))
+        return join_parts(parts, self.sep)
+
+    @classmethod
+    def fit(
+        cls,
+        frame:pd.DataFrame, # the training rows (features only are read; no target)
+        columns:list[str], # feature columns, in order
+        missing:str|None="unknown", # word for a missing value that is not the column's usual one (None: omit)
+        usual_share:float=0.5, # a column's most common value is omitted when more than this share of rows has it
+        max_chars:int|None=32, # most characters per value
+    ) -> KeyValueTemplate:
+        "A compact key-value template for wide tables: each column's usual value is left out and long values are cut."
+        usual = {}
+        for c in columns:
+            counts = frame[c].map(lambda v: format_value(v, "")).value_counts()
+            if not len(counts): continue
+            value, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))   # ties broken by the value: deterministic
+            if n > usual_share * len(frame): usual[c] = value
+        return cls(list(columns), missing, usual=usual, max_chars=max_chars)
 
 @dataclass
 class SentenceTemplate(Template):
@@ -122,11 +174,11 @@ class SentenceTemplate(Template):
     def render_row(
         self,
         row:dict, # one row as column -> value
-    ) -> str:
-        parts = [f"the {readable_name(c).lower()} is {format_value(row.get(c), self.missing or '')}" for c in self.columns
+    ) -> RowText:
+        parts = [(c, f"the {readable_name(c).lower()} is {format_value(row.get(c), self.missing or '')}") for c in self.columns
                  if not (self.missing is None and is_missing(row.get(c)))]
-        text = ", ".join(parts)
-        return text[:1].upper() + text[1:] + "." if text else ""
+        if parts: parts[0] = (parts[0][0], parts[0][1][:1].upper() + parts[0][1][1:])
+        return join_parts(parts, ", ", "." if parts else "")
 
 # %% ../nbs/11_templates.ipynb #7acb49f2
 @dataclass
@@ -270,6 +322,7 @@ class TitanicTemplate(Template):
 
 # %% ../nbs/11_templates.ipynb #3252da79
 STYLES = ("key-value", "sentence", "titanic")
+WIDE_COLUMNS = 20  # a table with more feature columns than this gets the compact key-value template
 
 def make_template(spec:str, # a style name, a "{column}" format string, or a file holding one
                   ds:TabularDataset, # the training data (its features, target and id)
@@ -278,7 +331,9 @@ def make_template(spec:str, # a style name, a "{column}" format string, or a fil
                  ) -> Template:
     "The template that `spec` names, built for `ds`'s feature columns."
     forbidden = ds.targets + ([ds.id_column] if ds.id_column else [])
-    if spec == "key-value": return KeyValueTemplate(ds.features, missing)
+    if spec == "key-value":
+        if len(ds.features) > WIDE_COLUMNS: return KeyValueTemplate.fit(ds.frame, ds.features, missing)
+        return KeyValueTemplate(ds.features, missing)
     if spec == "sentence": return SentenceTemplate(ds.features, missing)
     if spec == "titanic":
         feats = ds.frame[ds.features] if extra_rows is None else pd.concat([ds.frame[ds.features], extra_rows[ds.features]])

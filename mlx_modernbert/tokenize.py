@@ -1,4 +1,4 @@
-"""Fast tokenizers from the model folder, truncation that reports itself, and a safetensors cache keyed by everything that shapes the tokens.
+"""Fast tokenizers from the model folder, truncation that reports the rows and columns it cut, and a safetensors cache keyed by everything that shapes the tokens.
 
 Docs: https://mlx-modernbert.github.io/mlx_modernbert/tokenize.html.md"""
 
@@ -13,7 +13,35 @@ import numpy as np
 from .datasets import DataError
 
 # %% auto #0
-__all__ = ['log', 'TextTokenizer', 'cache_key', 'tokenize_cached']
+__all__ = ['log', 'columns_cut', 'truncation_report', 'TextTokenizer', 'cache_key', 'tokenize_cached']
+
+# %% ../nbs/12_tokenize.ipynb #b7dbe759
+def columns_cut(
+    text:str, # a rendered row (a `RowText` knows its columns' spans; a plain string names none)
+    kept:int, # how many of its characters survived truncation
+) -> list[str]:
+    "The columns of `text` whose words reach past its first `kept` characters."
+    return [column for column, _, end in getattr(text, "spans", ()) if end > kept]
+
+def truncation_report(
+    texts:list[str], # the rendered rows
+    encodings:list, # their `tokenizers` encodings, truncated to `max_length`
+    max_length:int, # the truncation length
+    most:int=12, # most column names to list
+) -> str|None:
+    "One line: how many rows were cut at `max_length` tokens and which columns they lost (None when no row was cut)."
+    lost, cut = {}, 0
+    for text, e in zip(texts, encodings):
+        if not e.overflowing: continue
+        cut += 1
+        for column in columns_cut(text, max((end for _, end in e.offsets), default=0)): lost[column] = lost.get(column, 0) + 1
+    if not cut: return None
+    report = f"rows longer than {max_length} tokens: {cut} of {len(texts)}, cut at the end"
+    if lost:
+        names = sorted(lost, key=lambda c: -lost[c])   # most often lost first; ties keep the text's order
+        more = f" and {len(names) - most} more" if len(names) > most else ""
+        report += f"; columns lost (rows): {', '.join(f'{c} ({lost[c]})' for c in names[:most])}{more}"
+    return report + "; raise max_length to keep them"
 
 # %% ../nbs/12_tokenize.ipynb #c6d16ef7
 log = logging.getLogger("mlx_modernbert")
@@ -46,13 +74,21 @@ class TextTokenizer:
         texts:list[str], # the texts to tokenize
         max_length:int=512, # most tokens per text, special tokens included
     ) -> list[np.ndarray]:
-        "Token ids of each text (with special tokens), truncated to `max_length`; warns how many were truncated."
+        "Token ids of each text (with special tokens), truncated to `max_length`; warns how many rows and which columns were cut."
+        rows, report = self.encode_report(texts, max_length)
+        if report: log.warning(report)
+        return rows
+
+    def encode_report(
+        self,
+        texts:list[str], # the texts to tokenize
+        max_length:int=512, # most tokens per text, special tokens included
+    ) -> tuple[list[np.ndarray], str|None]:
+        "Token ids of each text, truncated to `max_length`, and `truncation_report`'s line (None when nothing was cut)."
         self.tokenizer.enable_truncation(max_length)
         try: encodings = self.tokenizer.encode_batch(list(texts))
         finally: self.tokenizer.no_truncation()
-        truncated = sum(1 for e in encodings if e.overflowing)
-        if truncated: log.warning("truncated %d of %d rows to %d tokens (raise max_length to keep them whole)", truncated, len(texts), max_length)
-        return [np.asarray(e.ids, dtype=np.int32) for e in encodings]
+        return [np.asarray(e.ids, dtype=np.int32) for e in encodings], truncation_report(texts, encodings, max_length)
 
 # %% ../nbs/12_tokenize.ipynb #e661bfd1
 def cache_key(
@@ -67,22 +103,22 @@ def cache_key(
     for t in texts: h.update(t.encode() + b"\0")
     return h.hexdigest()[:32]
 
-def _save_ragged(path:Path, rows:list[np.ndarray], key:str):
+def _save_ragged(path:Path, rows:list[np.ndarray], key:str, report:str|None=None):
     from safetensors.numpy import save_file
     offsets = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
     flat = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file({"ids": flat, "offsets": offsets}, str(tmp), metadata={"key": key, "rows": str(len(rows))})
+    save_file({"ids": flat, "offsets": offsets}, str(tmp), metadata={"key": key, "rows": str(len(rows)), "report": report or ""})
     os.replace(tmp, path)
 
-def _load_ragged(path:Path, key:str) -> list[np.ndarray]:
+def _load_ragged(path:Path, key:str) -> tuple[list[np.ndarray], str|None]:
     from safetensors import safe_open
     with safe_open(str(path), "np") as f:
         meta = f.metadata() or {}
         if meta.get("key") != key: raise ValueError(f"key {meta.get('key')} != {key}")
         flat, offsets = f.get_tensor("ids"), f.get_tensor("offsets")
     if len(offsets) != int(meta["rows"]) + 1 or offsets[-1] != len(flat): raise ValueError("inconsistent offsets")
-    return [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    return [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])], meta.get("report") or None
 
 def tokenize_cached(
     texts:list[str], # one text per row
@@ -91,14 +127,18 @@ def tokenize_cached(
     template_fingerprint:str="", # identifies the template that made `texts`
     cache_dir:str|Path|None=None, # None: no cache
 ) -> list[np.ndarray]:
-    "Token ids per row, read from the cache when everything that shapes them is unchanged."
+    "Token ids per row, read from the cache when everything that shapes them is unchanged; the truncation warning is repeated either way."
     if cache_dir is None: return tokenizer.encode(texts, max_length)
     key = cache_key(texts, template_fingerprint, tokenizer, max_length)
     path = Path(cache_dir) / f"tokens-{key}.safetensors"
     if path.exists():
-        try: return _load_ragged(path, key)
+        try:
+            rows, report = _load_ragged(path, key)
+            if report: log.warning(report)
+            return rows
         except Exception as e: log.warning("token cache %s is unreadable (%s); rebuilding it", path.name, e)
-    rows = tokenizer.encode(texts, max_length)
+    rows, report = tokenizer.encode_report(texts, max_length)
+    if report: log.warning(report)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _save_ragged(path, rows, key)
+    _save_ragged(path, rows, key, report)
     return rows

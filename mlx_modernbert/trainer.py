@@ -15,7 +15,7 @@ from .backend import mx, nn, optim
 from .errors import TrainingError
 from .heads import task_loss, predictions
 from .layers import on_cpu
-from .metrics import get_metric, DEFAULT_METRIC
+from .metrics import get_metric, task_score, DEFAULT_METRIC
 from .loaders import TextLoader
 from .runconfig import TrainConfig
 
@@ -305,8 +305,7 @@ def score(
     y = loader.labels[idx]
     loss = float(self.loss_fn(mx.array(out), mx.array(y)).mean().item())
     pred = np.array(predictions(self.task, mx.array(out)))
-    if self.task == "regression" and self.decode is not None: y, pred = self.decode(y), self.decode(pred)
-    return {"val_loss": loss, self.metric.name: self.metric(y, pred)}
+    return {"val_loss": loss, self.metric.name: task_score(self.metric, self.task, y, pred, self.decode)}
 
 @patch
 def evaluate(
