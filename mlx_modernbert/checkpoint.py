@@ -10,26 +10,42 @@ import json, os, shutil
 from pathlib import Path
 from mlx.utils import tree_flatten, tree_unflatten
 from .backend import mx
-from .errors import CheckpointNotFoundError
+from .errors import CheckpointError, CheckpointNotFoundError
 from .hub import save_safetensors
+from .lora import has_lora, merged_weights, save_adapters
 from .trainer import Callback, Learner
 
 # %% auto #0
-__all__ = ['tidy_checkpoints', 'save_checkpoint', 'load_checkpoint', 'CheckpointCallback', 'last_checkpoint']
+__all__ = ['tidy_checkpoints', 'save_checkpoint', 'load_model_weights', 'load_checkpoint', 'CheckpointCallback',
+           'last_checkpoint', 'finish_checkpoints']
 
 # %% ../nbs/23_checkpoint.ipynb #5d99c18a
+def _sync(path:Path):
+    "Flush `path` (a file or a folder's entries) to disk."
+    fd = os.open(path, os.O_RDONLY)
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
+def _sync_tree(folder:Path):
+    "Flush every file of `folder`, then the folder itself, so a rename after it publishes complete data."
+    for p in folder.iterdir():
+        if p.is_file(): _sync(p)
+    _sync(folder)
+
 def _replace_dir(tmp:Path, dest:Path):
     "Move the finished folder `tmp` to `dest`, replacing an existing `dest` without a moment where neither exists whole."
     if dest.exists():
         old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
         os.replace(dest, old); os.replace(tmp, dest); shutil.rmtree(old, ignore_errors=True)
     else: os.replace(tmp, dest)
+    _sync(dest.parent)   # the rename itself survives a power cut
 
 def tidy_checkpoints(
     folder:str|Path, # a checkpoints folder
+    every_process:bool=False, # also what killed processes left (only when no other process writes here, as on `--resume`)
 ):
-    "Undo what an interrupted `save_checkpoint` of this process left: drop its temporary folder, put back a replaced one."
-    pid = os.getpid()
+    "Undo what an interrupted `save_checkpoint` left: drop its temporary folder, put back a replaced one."
+    pid = "*" if every_process else os.getpid()
     for tmp in Path(folder).glob(f".*.tmp-{pid}"): shutil.rmtree(tmp, ignore_errors=True)
     for old in Path(folder).glob(f".*.old-{pid}"):
         dest = old.with_name(old.name[1:].rsplit(".old-", 1)[0])
@@ -41,19 +57,39 @@ def save_checkpoint(
     folder:str|Path, # destination folder
     extra:dict|None=None, # JSON-serialisable additions (label encoding, template, config)
     tokenizer_dir:str|Path|None=None, # copy tokenizer files from here
+    optimizer:bool=True, # also save the optimizer state (needed to resume; a finished model does without it)
 ) -> Path:
-    "Write a resumable checkpoint of `learn` to `folder`, atomically."
+    "Write a checkpoint of `learn` to `folder`, atomically and durably (files and folder synced before the rename)."
     folder = Path(folder); folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     learn.model.save_pretrained(tmp, tokenizer_dir=tokenizer_dir)
-    save_safetensors(dict(tree_flatten(learn.opt.state)), tmp / "optimizer.safetensors")
+    if has_lora(learn.model):   # plain merged weights for `predict` and `transformers`, the adapters to resume from
+        save_safetensors(merged_weights(learn.model), tmp / "model.safetensors")
+        save_adapters(learn.model, tmp / "adapters.safetensors")
+    if optimizer: save_safetensors(dict(tree_flatten(learn.opt.state)), tmp / "optimizer.safetensors")
     state = {"epoch": learn.epoch, "step": learn.step, "history": learn.history, "step_losses": learn.step_losses,
              "metric": learn.metric.name, "task": learn.task, "config": vars(learn.cfg)}
     (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1, default=str))
     (tmp / "extra.json").write_text(json.dumps(extra or {}, indent=1, default=str))
+    _sync_tree(tmp)
     _replace_dir(tmp, folder)
     return folder
+
+def load_model_weights(
+    model, # the model to fill in place (LoRA-wrapped when the checkpoint's model was)
+    folder:str|Path, # a folder `save_checkpoint` wrote
+):
+    "Load a checkpoint's weights into `model` strictly: a LoRA model takes its adapters and head, any other the whole model."
+    folder = Path(folder)
+    if not has_lora(model): return model.load_weights(str(folder / "model.safetensors"), strict=True)
+    if not (folder / "adapters.safetensors").exists():
+        raise CheckpointError(f"{folder} holds no adapters.safetensors: it was not written by a LoRA model (drop --lora)")
+    adapters, trainable = mx.load(str(folder / "adapters.safetensors")), dict(tree_flatten(model.trainable_parameters()))
+    if set(adapters) != set(trainable):
+        raise CheckpointError(f"{folder}/adapters.safetensors does not fit the model: missing {sorted(set(trainable) - set(adapters))[:5]}, "
+                              f"unexpected {sorted(set(adapters) - set(trainable))[:5]}")
+    model.load_weights(list(adapters.items()), strict=False)
 
 def load_checkpoint(
     learn:Learner, # a learner built like the one that saved the checkpoint; restored in place
@@ -64,7 +100,7 @@ def load_checkpoint(
     needed = ["model.safetensors", "optimizer.safetensors", "trainer_state.json"]
     if (missing := [n for n in needed if not (folder / n).exists()]):
         raise CheckpointNotFoundError(f"{folder} is not a resumable checkpoint: missing {missing}")
-    learn.model.load_weights(str(folder / "model.safetensors"), strict=True)
+    load_model_weights(learn.model, folder)
     state = json.loads((folder / "trainer_state.json").read_text())
     learn.restore(state["epoch"], state["step"], state["history"], state["step_losses"],
                   opt_state=tree_unflatten(list(mx.load(str(folder / "optimizer.safetensors")).items())))
@@ -72,7 +108,7 @@ def load_checkpoint(
 
 # %% ../nbs/23_checkpoint.ipynb #04931b1a
 class CheckpointCallback(Callback):
-    "Save a resumable checkpoint after each recorded epoch; keep the best (by the metric) and the last `keep_last`."
+    "Save a checkpoint after each recorded epoch: the resumable `last`, the best (by the metric) and the last `keep_last` epochs."
     order, main_only = 20, True
     def __init__(
         self,
@@ -82,9 +118,16 @@ class CheckpointCallback(Callback):
         extra:dict|None=None, # JSON-serialisable data stored with every checkpoint (run config, label encoding)
         tokenizer_dir=None, # folder whose tokenizer files are copied into each checkpoint, so it predicts on its own
         track_best:bool=True, # False: no `best/` (the last epoch's weights are the model)
+        last:bool=False, # also keep `last/`, the newest epoch with optimizer state, to resume an interrupted fit from
+        optimizer:bool=True, # `best/` and `epoch-NNN/` carry the optimizer state too
     ):
         self.folder, self.keep_last, self.best_only, self.extra, self.tokenizer_dir = Path(folder), keep_last, best_only, extra or {}, tokenizer_dir
-        self.track_best, self.best = track_best, None
+        self.track_best, self.last, self.optimizer, self.best = track_best, last, optimizer, None
+
+    def before_fit(self):   # a resumed fit: the best so far comes from the restored history
+        name = self.learn.metric.name
+        for record in self.learn.history:
+            if self.track_best and record.get(name) is not None and self.learn.metric.better(record[name], self.best): self.best = record[name]
 
     def after_epoch(self):
         learn = self.learn
@@ -93,10 +136,11 @@ class CheckpointCallback(Callback):
         improved = self.track_best and value is not None and learn.metric.better(value, self.best)
         if improved:
             self.best = value
-            save_checkpoint(learn, self.folder / "best", {**extra, "best": value}, self.tokenizer_dir)
+            save_checkpoint(learn, self.folder / "best", {**extra, "best": value}, self.tokenizer_dir, self.optimizer)
         if not self.best_only:
-            save_checkpoint(learn, self.folder / f"epoch-{learn.epoch:03d}", extra, self.tokenizer_dir)
+            save_checkpoint(learn, self.folder / f"epoch-{learn.epoch:03d}", extra, self.tokenizer_dir, self.optimizer)
             for old in sorted(self.folder.glob("epoch-*"))[:-self.keep_last]: shutil.rmtree(old)
+        if self.last: save_checkpoint(learn, self.folder / "last", extra, self.tokenizer_dir)
 
     def cleanup_fit(self):
         if self.folder.exists(): tidy_checkpoints(self.folder)   # e.g. Ctrl-C during a save
@@ -104,6 +148,27 @@ class CheckpointCallback(Callback):
 def last_checkpoint(
     folder:str|Path, # a run's checkpoints folder
 ) -> Path|None:
-    "The latest `epoch-NNN` checkpoint under `folder` (for `--resume`)."
+    "The newest resumable checkpoint under `folder`: `last`, else the latest `epoch-NNN` (for `--resume`)."
+    if (Path(folder) / "last" / "optimizer.safetensors").exists(): return Path(folder) / "last"
     found = sorted(Path(folder).glob("epoch-*"))
     return found[-1] if found else None
+
+# %% ../nbs/23_checkpoint.ipynb #dca3c9ec
+def finish_checkpoints(
+    folder:str|Path, # a model's checkpoints folder
+    final_model:str="last", # `last`: `last/` becomes `final/`; `best`: `best/` is the model and `last/` goes
+    keep_optimizer:bool=False, # keep the optimizer state in the remaining checkpoints
+) -> Path:
+    "Once a model is done: its final checkpoint in place, the resumable `last/` gone, optimizer state dropped unless asked; returns the final folder."
+    folder = Path(folder)
+    last, best = folder / "last", folder / "best"
+    if final_model == "best" and best.exists(): final = best
+    else:
+        final = folder / "final"
+        if last.exists(): _replace_dir(last, final)
+        if not final.exists(): raise CheckpointNotFoundError(f"{folder} holds neither last/ nor final/: the model has no final checkpoint")
+    if last.exists(): shutil.rmtree(last)
+    if not keep_optimizer:
+        for f in folder.glob("*/optimizer.safetensors"): f.unlink()
+        _sync(folder)
+    return final

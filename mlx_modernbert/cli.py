@@ -1,4 +1,4 @@
-"""`mlx-modernbert` (also `python -m mlx_modernbert`): train, predict, benchmark, info.
+"""`mlx-modernbert` (also `python -m mlx_modernbert`): train, predict, serve, export, inspect, config, kaggle, docs, benchmark, info.
 
 Docs: https://mlx-modernbert.github.io/mlx_modernbert/cli.html.md"""
 
@@ -6,11 +6,14 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/cli.html.md"""
 
 # %% ../nbs/40_cli.ipynb #d7e646af
 from __future__ import annotations
-import dataclasses, inspect, json, typing
+import dataclasses, functools, inspect, json, typing
 from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from .serve import serve_command
+from .export import export_command
+from .inspect_run import inspect_command
 
 # %% auto #0
 __all__ = ['app', 'console', 'config_app', 'kaggle_app', 'info', 'train', 'predict', 'config_init', 'config_validate',
@@ -79,7 +82,7 @@ def _flag_values(given:dict) -> dict:
 def train(
     config:str=_opt("YAML or JSON config file"),
     preset:str=_opt("a named preset"),
-    resume:str=_opt("continue from a checkpoint (checkpoints/epoch-NNN) of a single-split run"),
+    resume:str=_opt("continue an interrupted run: its run folder (finished models are kept, the interrupted one continues from its last epoch)"),
     **fields, # one option per RunConfig field (`--epochs`, `--lr`, `--folds`, ...)
 ):
     "Fine-tune on a CSV (default: the bundled Titanic data with the offline all-MiniLM-L6-v2) and report the validation score."
@@ -190,6 +193,17 @@ def benchmark(model:str=typer.Option("modernbert-tiny", help="modernbert-tiny, m
     if compare == "torch": result["compare_torch"] = _run(compare_torch, model, batch_size, seq_length, steps, 3, warmup, dtype, compile)
     print(json.dumps(result, indent=1))
     if output: Path(output).write_text(json.dumps(result, indent=1))
+
+# %% ../nbs/40_cli.ipynb #02f892b9
+def _one_line_errors(fn):
+    "`fn` as a command whose package errors print as one line (exit 2), as `_run` does."
+    @functools.wraps(fn)
+    def command(**kwargs): return _run(fn, **kwargs)
+    return command
+
+app.command("serve")(_one_line_errors(serve_command))
+app.command("export")(_one_line_errors(export_command))
+app.command("inspect")(_one_line_errors(inspect_command))
 
 # %% ../nbs/40_cli.ipynb #f40c1670
 def main():

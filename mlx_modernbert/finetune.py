@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/finetune.html.md"""
 
 # %% ../nbs/32_finetune.ipynb #7cbd209c
 from __future__ import annotations
-import logging
+import json, logging
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np
@@ -15,10 +15,11 @@ from .errors import RunConfigError
 from .templates import template_to_dict
 from .hub import load_pretrained
 from .trainer import Learner, EarlyStoppingCallback, NaNGuardCallback
-from .checkpoint import CheckpointCallback, save_checkpoint
+from .checkpoint import CheckpointCallback, save_checkpoint, load_checkpoint, load_model_weights, finish_checkpoints
 from .tracking import MetricsLogger, MLflowCallback
 from .runconfig import RunConfig
 from .prepare import Prepared
+from .outputs import save_heldout
 
 # %% auto #0
 __all__ = ['log', 'PROBLEM_TYPES', 'new_model', 'freeze_token_embeddings', 'freeze_bottom_layers', 'checkpoint_extra',
@@ -79,40 +80,48 @@ def checkpoint_extra(
             "metric": prep.metric, "id_column": ds.id_column, "features": ds.features, "max_length": cfg.max_length,
             "run_config": asdict(cfg)}
 
+def _saved_step(folder:Path) -> int|None:
+    "The update count a checkpoint was saved at (None when there is none)."
+    state = folder / "trainer_state.json"
+    return json.loads(state.read_text())["step"] if state.exists() else None
+
 def fit_model(
     prep:Prepared, # the prepared data
     train_idx:np.ndarray, # rows to train on
     val_idx:np.ndarray, # rows to validate on (and predict as held-out outputs)
-    folder:Path, # the model's folder in the run (checkpoints, metrics)
+    folder:Path, # the model's folder in the run (checkpoints, metrics, `heldout.npz`)
     name:str="model", # the model's name in logs and MLflow
-    resume:str|Path|None=None, # a checkpoint to continue from
+    resume:str|Path|None=None, # a resumable checkpoint (the model's `checkpoints/last`) to continue from
     seed:int|None=None, # the model's seed (head, order, dropout); default the config's
 ) -> dict:
-    "Train one model on `train_idx`, validate on `val_idx`; returns its score, final checkpoint and held-out outputs."
+    "Train one model on `train_idx`, validate on `val_idx`, keep its held-out outputs and final checkpoint; returns score, checkpoint and outputs."
     cfg = prep.cfg if seed is None else replace(prep.cfg, seed=seed)
+    keep_optimizer = cfg.keep_optimizer
     template, rows = prep.fold_rows(train_idx, val_idx)
     model = new_model(cfg, prep)
     if cfg.dtype == "bfloat16": model.set_dtype(mx.bfloat16)
-    extra = checkpoint_extra(cfg, prep, template)
+    extra, ck = checkpoint_extra(cfg, prep, template), folder / "checkpoints"
     from mlx_modernbert.widgets import progress_callback   # the live dashboard in Jupyter, a progress bar elsewhere
     callbacks = [progress_callback(), NaNGuardCallback(), MetricsLogger(folder),
-                 CheckpointCallback(folder / "checkpoints", keep_last=cfg.keep_last, best_only=cfg.best_only, extra=extra,
-                                    tokenizer_dir=prep.model_dir, track_best=cfg.final_model == "best")]
+                 CheckpointCallback(ck, keep_last=cfg.keep_last, best_only=cfg.best_only, extra=extra, tokenizer_dir=prep.model_dir,
+                                    track_best=cfg.final_model == "best", last=True, optimizer=keep_optimizer)]
     if cfg.patience: callbacks.append(EarlyStoppingCallback(cfg.patience))
     if cfg.mlflow: callbacks.append(MLflowCallback(folder.parent, cfg.mlflow_uri, run_name=f"{folder.parent.name}/{name}",
-                                                   params=asdict(cfg), checkpoint_dir=folder / "checkpoints"))
+                                                   params=asdict(cfg), checkpoint_dir=ck))
     val = prep.loader(val_idx, train=False, rows=rows)
     learn = Learner(model, prep.loader(train_idx, train=True, seed=cfg.seed, rows=rows), val, prep.ds.task, cfg.train_config(),
                     callbacks, metric=prep.metric, decode=prep.ds.encoding.decode)
     if resume is not None:
-        from mlx_modernbert.checkpoint import load_checkpoint
         load_checkpoint(learn, resume); log.info("%s: resumed from %s at epoch %d", name, resume, learn.epoch)
     learn.fit()
-    final = folder / "checkpoints" / "best"
-    if cfg.final_model == "best" and final.exists(): model.load_weights(str(final / "model.safetensors"), strict=False)
-    else:   # the last epoch's weights are the model: save them where `predict` looks first
-        final = folder / "checkpoints" / "final"
-        save_checkpoint(learn, final, {**extra, "metrics": learn.history[-1] if learn.history else {}}, prep.model_dir)
+    if cfg.final_model == "best" and (ck / "best").exists(): load_model_weights(model, ck / "best"); final = ck / "best"
+    else:   # the last weights are the model: `last/` holds them unless the fit ended between epochs
+        final = ck / "final"
+        if _saved_step(ck / "last") != learn.step:
+            save_checkpoint(learn, ck / "last", {**extra, "metrics": learn.history[-1] if learn.history else {}}, prep.model_dir)
     out, idx = learn.predict(val)
     scores = learn.score(out, idx, val)   # the held-out outputs serve both the score and the OOF file
-    return {"score": scores[learn.metric.name], "best": str(final), "outputs": out, "rows": val_idx[idx], "history": learn.history}
+    result = {"score": scores[learn.metric.name], "best": str(final), "outputs": out, "rows": val_idx[idx], "history": learn.history}
+    save_heldout(folder, result)   # first the outputs, then the checkpoints' final form: a resume redoes the second step if needed
+    finish_checkpoints(ck, cfg.final_model, keep_optimizer)
+    return result

@@ -16,7 +16,7 @@ from .hub import save_safetensors
 
 # %% auto #0
 __all__ = ['LORA_PRESETS', 'DEFAULT_TARGETS', 'LoRAConfig', 'LoRALinear', 'apply_lora', 'trainable_summary', 'merge_lora',
-           'save_adapters', 'load_adapters']
+           'save_adapters', 'load_adapters', 'has_lora', 'merged_weights']
 
 # %% ../nbs/25_lora.ipynb #663ea310
 @dataclass
@@ -114,3 +114,21 @@ def load_adapters(
     apply_lora(model, LoRAConfig(**meta))
     model.load_weights(str(path), strict=False)
     return model
+
+# %% ../nbs/25_lora.ipynb #dc408193
+def has_lora(
+    model:nn.Module, # any model
+) -> bool:
+    "Whether `model` holds `LoRALinear` layers."
+    return any(isinstance(m, LoRALinear) for _, m in model.named_modules())
+
+def merged_weights(
+    model:nn.Module, # a model, with or without `LoRALinear` layers
+) -> dict[str, mx.array]:
+    "The model's weights with every `LoRALinear` merged, under plain Hugging Face names; the model itself is left as it is."
+    weights = dict(tree_flatten(model.parameters()))
+    for name, m in model.named_modules():
+        if not isinstance(m, LoRALinear): continue
+        for k in [k for k in weights if k.startswith(f"{name}.")]: del weights[k]
+        weights.update({f"{name}.{k}": v for k, v in tree_flatten(m.merged().parameters())})
+    return weights

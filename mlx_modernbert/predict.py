@@ -32,8 +32,13 @@ def find_checkpoints(
     runs = [p for p in path.iterdir() if (p / "config.yaml").exists()] if path.is_dir() and not (path / "config.yaml").exists() else []
     if len(runs) == 1: path = runs[0]   # the output folder holding exactly one run
     elif len(runs) > 1: raise DataError(f"{path} holds {len(runs)} runs ({', '.join(sorted(p.name for p in runs)[:5])}); pass one of them as --checkpoint")
-    found = (sorted(path.glob("checkpoints/final")) or sorted(path.glob("checkpoints/best")) or sorted(path.glob("*/checkpoints/final"))
-             or sorted(path.glob("*/checkpoints/best")) or sorted(path.glob("*/checkpoints/epoch-*"))[-1:])
+    found = sorted(path.glob("checkpoints/final")) or sorted(path.glob("checkpoints/best"))
+    if not found:   # a run folder: each model's final checkpoint (or its best)
+        models = sorted(p for p in path.glob("*/checkpoints") if p.is_dir())
+        found = [next((m / n for n in ("final", "best") if (m / n).exists()), None) for m in models]
+        if (unfinished := [m.parent.name for m, f in zip(models, found) if f is None]) and len(unfinished) < len(models):
+            raise DataError(f"{path} is unfinished: {', '.join(unfinished)} has no final checkpoint; finish it with `train --resume {path}`")
+        found = [f for f in found if f is not None] or sorted(path.glob("*/checkpoints/epoch-*"))[-1:]
     if not found: raise DataError(f"{path} holds no checkpoint (expected config.json + extra.json, checkpoints/final or fold-*/checkpoints/final)")
     return found
 

@@ -6,23 +6,25 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/run.html.md"""
 
 # %% ../nbs/34_run.ipynb #e8a83a94
 from __future__ import annotations
-import json, logging, tempfile, time
+import json, logging, shutil, tempfile, time
 from datetime import datetime
+from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .backend import mx
 from .datasets import DataError, train_val_split, kfold_indices
-from .runconfig import RunConfig, write_run_config
+from .runconfig import RunConfig, resolve_config, write_run_config
 from .distributed import process_rank, broadcast_text, barrier
 from .prepare import Prepared
 from .finetune import fit_model
-from .outputs import (ensemble_result, oof_frame, score_outputs, save_heldout, load_heldout, tune_thresholds,
+from .checkpoint import finish_checkpoints, tidy_checkpoints
+from .outputs import (ensemble_result, oof_frame, score_outputs, load_heldout, tune_thresholds,
                                     output_predictions)
 from .predict import predict_run
 
 # %% auto #0
-__all__ = ['log', 'member_names', 'train_run']
+__all__ = ['log', 'member_names', 'resume_config', 'train_run']
 
 # %% ../nbs/34_run.ipynb #1d3fd74d
 log = logging.getLogger("mlx_modernbert")
@@ -59,27 +61,62 @@ def _run_folder(cfg:RunConfig, rank:int, fold_parallel:bool, group) -> Path:
     if rank != 0 and not fold_parallel: return Path(tempfile.mkdtemp(prefix=f"mlx-modernbert-rank{rank}-"))
     return Path(cfg.output) / name
 
+def resume_config(
+    run_dir:Path, # a run folder (holds the `config.yaml` the run was started with)
+    given:RunConfig|None=None, # the configuration built for this call; settings that differ from the run's are ignored
+) -> tuple[RunConfig, list[str]]:
+    "The configuration a run was started with, and each setting of `given` (other than a default) that it ignores."
+    saved, default = resolve_config(config_file=Path(run_dir) / "config.yaml", env={}), RunConfig()
+    ignored = [] if given is None else [f"{k}={v!r} (run: {getattr(saved, k)!r})" for k, v in asdict(given).items()
+                                        if v != getattr(saved, k) and v != getattr(default, k)]
+    return saved, ignored
+
+def _fit_member(
+    prep:Prepared, tr:np.ndarray, va:np.ndarray, # the data and the split's rows
+    folder:Path, name:str, seed:int, # where the model goes, its name and seed
+    checkpoint:Path|None, # a checkpoint to continue from (`--resume` of a checkpoint)
+    previous:Path|None, # the model's folder in the run being resumed
+) -> dict:
+    "One model of a run: taken over when the resumed run finished it, continued from its `last` checkpoint, or trained."
+    if previous is not None:
+        if previous == folder and (folder / "checkpoints").exists(): tidy_checkpoints(folder / "checkpoints", every_process=True)   # a save cut by the kill
+        if (previous / "heldout.npz").exists():
+            if previous == folder: finish_checkpoints(folder / "checkpoints", prep.cfg.final_model, prep.cfg.keep_optimizer)
+            log.info("%s: finished before the interruption, kept", name)
+            return load_heldout(previous)
+        if (previous / "checkpoints" / "last" / "optimizer.safetensors").exists(): checkpoint = previous / "checkpoints" / "last"
+        elif previous == folder and folder.exists(): shutil.rmtree(folder)   # stopped before its first epoch ended: trained again
+    return fit_model(prep, tr, va, folder, name, checkpoint, seed=seed)
+
 def train_run(
-    cfg:RunConfig, # the resolved run configuration
-    resume:str|Path|None=None, # a checkpoint of a single-split run to continue from
+    cfg:RunConfig, # the resolved run configuration (a resumed run uses its own)
+    resume:str|Path|None=None, # a run folder to continue (or, of a single-split run, a checkpoint with optimizer state)
 ) -> tuple[Path, dict]:
-    "Train as `cfg` says (optionally continuing a single-split run's checkpoint); returns the run folder and its summary, the same on every process."
+    "Train as `cfg` says, or continue an interrupted run; returns the run folder and its summary, the same on every process."
     start = time.perf_counter()
     rank, world = process_rank()
+    resume_dir, checkpoint = None, None
+    if resume is not None:
+        resume = Path(resume)
+        if (resume / "config.yaml").exists(): resume_dir, (cfg, ignored) = resume, resume_config(resume, cfg)
+        elif (resume / "trainer_state.json").exists(): checkpoint = resume
+        else: raise DataError(f"--resume {resume}: neither a run folder (config.yaml) nor a checkpoint (trainer_state.json)")
+        if checkpoint is not None and cfg.folds >= 2:
+            raise DataError(f"--resume {resume}: a checkpoint continues one model; pass the run folder to continue a k-fold run")
     fold_parallel = world > 1 and cfg.distribute == "folds"   # each process trains folds rank, rank + world, ...
     if fold_parallel and cfg.folds < 2: raise DataError("distribute='folds' needs folds >= 2 (e.g. --folds 5)")
-    if resume is not None and cfg.folds >= 2: raise DataError("--resume continues one model; it cannot be combined with --folds")
-    if resume is not None and not Path(resume, "trainer_state.json").exists():
-        raise DataError(f"--resume {resume}: not a checkpoint folder (expected trainer_state.json; use run/model/checkpoints/epoch-NNN)")
     group = mx.distributed.init() if world > 1 else None
-    run_dir = _run_folder(cfg, rank, fold_parallel, group)
+    run_dir = _run_folder(cfg, rank, fold_parallel, group)   # every process takes part in naming it
+    if resume_dir is not None and (rank == 0 or fold_parallel): run_dir = resume_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    if rank == 0 or not fold_parallel: write_run_config(cfg, run_dir / "config.yaml")
+    if resume_dir is None and (rank == 0 or not fold_parallel): write_run_config(cfg, run_dir / "config.yaml")
     handler = logging.FileHandler(run_dir / ("run.log" if rank == 0 or not fold_parallel else f"run-rank{rank}.log"))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s")); handler.setLevel(logging.INFO)
     log.addHandler(handler)
     if log.getEffectiveLevel() > logging.INFO: log.setLevel(logging.INFO)   # run.log keeps the info lines (folds, scores)
     try:
+        if resume_dir is not None: log.info("resuming %s", resume_dir)
+        if resume_dir is not None and ignored: log.warning("--resume continues the run with its own config.yaml; ignored: %s", ", ".join(ignored))
         prep = Prepared(cfg)
         log.info("data: %d rows, task %s, metric %s, template %s", len(prep.ds), prep.ds.task, prep.metric, prep.template.name)
         splits = _splits(prep, cfg)
@@ -88,8 +125,8 @@ def train_run(
             log.info("%s: %d train rows, %d validation rows%s", name, len(tr), len(va), f" (process {rank} of {world})" if fold_parallel else "")
             members = []
             for member, seed in member_names(name, cfg):
-                members.append(fit_model(prep, tr, va, run_dir / member, member, resume, seed=seed))
-                save_heldout(run_dir / member, members[-1])
+                previous = None if resume_dir is None else resume_dir / member
+                members.append(_fit_member(prep, tr, va, run_dir / member, member, seed, checkpoint, previous))
                 if cfg.ensemble > 1: log.info("%s: %s = %.4f", member, prep.metric, members[-1]["score"])
             results.append(ensemble_result(prep, members))
             log.info("%s: %s = %.4f", name, prep.metric, results[-1]["score"])

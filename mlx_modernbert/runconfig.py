@@ -63,6 +63,7 @@ class RunConfig:
     final_model: str = opt("last", "the weights each model keeps: last (an honest held-out score) or best (epoch with the best validation metric)")
     best_only: bool = opt(True, "keep only the best checkpoint per model")
     keep_last: int = opt(1, "epoch checkpoints to keep besides the best (when not best_only)")
+    keep_optimizer: bool = opt(False, "keep the optimizer state in finished models' checkpoints (it is always kept while a model trains, for --resume)")
     patience: int|None = opt(None, "early stopping on the metric")
     seed: int = opt(42, "seed for splits, order, dropout and heads")
     split_seed: int|None = opt(None, "seed for the folds / validation split alone (default: seed)")
