@@ -14,10 +14,11 @@ from rich.table import Table
 from .serve import serve_command
 from .export import export_command
 from .inspect_run import inspect_command
+from .tune import tune_command
 
 # %% auto #0
 __all__ = ['app', 'console', 'config_app', 'kaggle_app', 'info', 'train', 'predict', 'config_init', 'config_validate',
-           'kaggle_download_cmd', 'kaggle_submit_cmd', 'docs', 'benchmark', 'main']
+           'kaggle_download_cmd', 'kaggle_submit_cmd', 'docs', 'benchmark', 'blend', 'main']
 
 # %% ../nbs/40_cli.ipynb #3b7a7161
 app = typer.Typer(name="mlx-modernbert", no_args_is_help=True, add_completion=False,
@@ -204,6 +205,17 @@ def _one_line_errors(fn):
 app.command("serve")(_one_line_errors(serve_command))
 app.command("export")(_one_line_errors(export_command))
 app.command("inspect")(_one_line_errors(inspect_command))
+
+# %% ../nbs/40_cli.ipynb #4a84ed23
+app.command("tune")(_one_line_errors(tune_command))
+
+@app.command()
+def blend(run:str=typer.Argument(..., help="a finished run folder"),
+          test:str=typer.Option(None, help="a test CSV to predict (default: the run's own test file, if any)", show_default=False)):
+    "Blend a gradient-boosted model fitted on a run's own folds with its text model; writes blend.json (and submission_blend.csv)."
+    from mlx_modernbert.blend import blend_run
+    result = _run(blend_run, run, test=test)
+    console.print("  ".join(f"{k}: {result[k]:.4f}" for k in ("text", "gbdt", "blend", "weight")), highlight=False)
 
 # %% ../nbs/40_cli.ipynb #f40c1670
 def main():
