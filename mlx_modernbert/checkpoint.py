@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/checkpoint.html.md"""
 
 # %% ../nbs/23_checkpoint.ipynb #ba1340db
 from __future__ import annotations
-import json, os, shutil
+import hashlib, json, os, shutil
 from pathlib import Path
 from mlx.utils import tree_flatten, tree_unflatten
 from .backend import mx
@@ -16,8 +16,8 @@ from .lora import has_lora, merged_weights, save_adapters
 from .trainer import Callback, Learner
 
 # %% auto #0
-__all__ = ['tidy_checkpoints', 'save_checkpoint', 'load_model_weights', 'load_checkpoint', 'CheckpointCallback',
-           'last_checkpoint', 'finish_checkpoints']
+__all__ = ['CHECKSUMS', 'HASHED', 'tidy_checkpoints', 'file_sha256', 'write_checksums', 'verify_checkpoint', 'save_checkpoint',
+           'load_model_weights', 'load_checkpoint', 'CheckpointCallback', 'last_checkpoint', 'finish_checkpoints']
 
 # %% ../nbs/23_checkpoint.ipynb #5d99c18a
 def _sync(path:Path):
@@ -52,6 +52,44 @@ def tidy_checkpoints(
         if dest.exists(): shutil.rmtree(old, ignore_errors=True)
         else: os.replace(old, dest)   # interrupted between the two renames: the previous checkpoint comes back
 
+CHECKSUMS = "checksums.json"   # sha256 of the weight files, written with every checkpoint
+HASHED = ("model.safetensors", "adapters.safetensors")
+
+def file_sha256(
+    path:str|Path, # a file
+) -> str:
+    "The sha256 of the file's bytes, in hex."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+    return h.hexdigest()
+
+def write_checksums(
+    folder:str|Path, # a checkpoint folder
+) -> dict:
+    "Record the sha256 of the folder's weight files in `checksums.json`; returns them."
+    sums = {n: file_sha256(Path(folder) / n) for n in HASHED if (Path(folder) / n).exists()}
+    (Path(folder) / CHECKSUMS).write_text(json.dumps(sums, indent=1))
+    return sums
+
+def verify_checkpoint(
+    folder:str|Path, # a checkpoint folder
+) -> Path:
+    "Check that `folder` holds its config and weights and that the weights match `checksums.json`; a CheckpointError naming the file otherwise."
+    folder = Path(folder)
+    if (missing := [n for n in ("config.json", "model.safetensors") if not (folder / n).exists()]):
+        raise CheckpointError(f"{folder / missing[0]} is missing: the checkpoint is incomplete; restore it or train again")
+    if not (folder / CHECKSUMS).exists(): return folder   # written before checksums were kept
+    try: sums = json.loads((folder / CHECKSUMS).read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{folder / CHECKSUMS} is not valid JSON ({e}); restore it or train again") from None
+    for name, digest in (sums.items() if isinstance(sums, dict) else []):
+        if not (folder / name).exists(): raise CheckpointError(f"{folder / name} is missing (listed in {CHECKSUMS}); restore it or train again")
+        if file_sha256(folder / name) != digest:
+            raise CheckpointError(f"{folder / name} does not match the sha256 recorded in {CHECKSUMS} when it was saved: the file was "
+                                  "changed or damaged since; restore it or train again")
+    return folder
+
 def save_checkpoint(
     learn:Learner, # the learner whose model, optimizer, random state and progress are saved
     folder:str|Path, # destination folder
@@ -72,6 +110,7 @@ def save_checkpoint(
              "metric": learn.metric.name, "task": learn.task, "config": vars(learn.cfg)}
     (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1, default=str))
     (tmp / "extra.json").write_text(json.dumps(extra or {}, indent=1, default=str))
+    write_checksums(tmp)
     _sync_tree(tmp)
     _replace_dir(tmp, folder)
     return folder
@@ -100,6 +139,7 @@ def load_checkpoint(
     needed = ["model.safetensors", "optimizer.safetensors", "trainer_state.json"]
     if (missing := [n for n in needed if not (folder / n).exists()]):
         raise CheckpointNotFoundError(f"{folder} is not a resumable checkpoint: missing {missing}")
+    verify_checkpoint(folder)
     load_model_weights(learn.model, folder)
     state = json.loads((folder / "trainer_state.json").read_text())
     learn.restore(state["epoch"], state["step"], state["history"], state["step_losses"],

@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/datasets.html.md"""
 
 # %% ../nbs/10_datasets.ipynb #a845522b
 from __future__ import annotations
-import importlib.resources, io, logging
+import importlib.resources, io, logging, os, threading
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
@@ -14,8 +14,10 @@ import pandas as pd
 from .errors import DataError
 
 # %% auto #0
-__all__ = ['log', 'TASKS', 'CLASS_TASKS', 'DATA_DIR', 'DATASETS', 'read_table', 'detect_task', 'LabelEncoding', 'TabularDataset',
-           'load_test', 'train_val_split', 'kfold_indices', 'DatasetSpec', 'dataset_spec', 'load_dataset']
+__all__ = ['log', 'TASKS', 'CLASS_TASKS', 'DATA_DIR', 'DATASETS', 'read_table', 'atomic_write', 'atomic_write_text',
+           'atomic_to_csv', 'check_output_path', 'feature_kinds', 'coerce_features', 'detect_task', 'LabelEncoding',
+           'TabularDataset', 'load_test', 'train_val_split', 'kfold_indices', 'DatasetSpec', 'dataset_spec',
+           'load_dataset']
 
 # %% ../nbs/10_datasets.ipynb #0ab23ee3
 log = logging.getLogger("mlx_modernbert")
@@ -46,6 +48,83 @@ def read_table(source:str|Path|pd.DataFrame, # a CSV path or a DataFrame
     if df.empty: raise DataError(f"{path}: has a header but no rows")
     if (dups := df.columns[df.columns.str.contains(r"\.\d+$") & df.columns.str.replace(r"\.\d+$", "", regex=True).isin(df.columns)]).any():
         raise DataError(f"{path}: duplicate column names {sorted(set(dups.str.replace(r'.[0-9]+$', '', regex=True)))}")
+    return df
+
+# %% ../nbs/10_datasets.ipynb #a1709a08
+def atomic_write(
+    path:str|Path, # the file to (re)write
+    write, # called with an open binary file beside `path`; writes the whole content into it
+) -> Path:
+    "Write `path` through `write(f)` into a temporary sibling, then rename it over `path` (readers see the old file or the new one)."
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+    return path
+
+def atomic_write_text(
+    path:str|Path, # the file to (re)write
+    text:str, # its whole content
+) -> Path:
+    "Write `text` (UTF-8) to `path` atomically."
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+def atomic_to_csv(
+    df:pd.DataFrame, # the table
+    path:str|Path, # the CSV file to (re)write
+) -> Path:
+    "Write `df` as CSV (no index) to `path` atomically."
+    return atomic_write_text(path, df.to_csv(index=False))
+
+# %% ../nbs/10_datasets.ipynb #3dda7bae
+def check_output_path(
+    path:str|Path, # a file (or, with `folder`, a folder) the command will write
+    what:str="--output", # the option or role, for the message
+    folder:bool=False, # `path` is a folder to create and write files in
+) -> Path:
+    "Before any work: create `path`'s folder if needed and try a write there; a DataError naming `path` when that fails."
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir(): raise DataError(f"{what} {path} is a file, not a folder; pass a folder")
+    if not folder and path.is_dir(): raise DataError(f"{what} {path} is a folder; pass a file name such as {path / 'submission.csv'}")
+    parent = path if folder else path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        probe = parent / f".write-test-{os.getpid()}-{threading.get_ident()}"
+        probe.write_bytes(b""); probe.unlink()
+    except OSError as e:
+        raise DataError(f"{what} {path} cannot be written ({e.strerror or type(e).__name__} at {e.filename or parent}); "
+                        "choose a writable place") from None
+    return path
+
+# %% ../nbs/10_datasets.ipynb #b6143df8
+def feature_kinds(
+    frame:pd.DataFrame, # the training rows
+    features:list[str], # the feature columns
+) -> dict:
+    "Each feature's kind in training: `numeric` (numbers) or `text` (anything else, booleans included)."
+    def kind(s): return "numeric" if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) else "text"
+    return {c: kind(frame[c]) for c in features}
+
+def coerce_features(
+    df:pd.DataFrame, # rows to predict
+    kinds:dict, # `feature_kinds` of the training data
+    name:str="test", # the file, for the warning
+) -> pd.DataFrame:
+    "A copy of `df` whose numeric features hold numbers: other cells become missing, with a warning naming the column and rows."
+    df = df.copy()
+    for c, kind in kinds.items():
+        if kind != "numeric" or c not in df.columns or pd.api.types.is_numeric_dtype(df[c]): continue
+        col = df[c].map(lambda v: v.strip() if isinstance(v, str) else v)
+        values = pd.to_numeric(col, errors="coerce")
+        bad = np.flatnonzero(values.isna().to_numpy() & ~(col.isna() | col.eq("")).to_numpy())
+        if len(bad):
+            shown = ", ".join(f"{i + 1} ({str(col.iloc[i])[:20]!r})" for i in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            log.warning("%s: column %s held numbers in training; %d cell(s) that are not numbers are read as missing: row(s) %s",
+                        name, c, len(bad), shown)
+        df[c] = values
     return df
 
 # %% ../nbs/10_datasets.ipynb #dcb65d1d
@@ -186,6 +265,9 @@ class TabularDataset:
         task = task or detect_task(y)
         if task in ("binary", "multiclass") and y.nunique() < 2:
             raise DataError(f"{name}: target {targets[0]!r} has a single class ({y.iloc[0]}); a classifier needs at least two")
+        if task == "binary" and len(targets) == 1 and y.nunique() > 2:
+            raise DataError(f"{name}: target {targets[0]!r} has {y.nunique()} distinct values ({', '.join(map(str, sorted(map(str, y.unique()))[:6]))}) "
+                            "but the task is binary; fix the values or pass --task multiclass")
         if task == "regression" and (text := [t for t in targets if not pd.api.types.is_numeric_dtype(df[t])]):
             raise DataError(f"{name}: target {text[0]!r} is not numeric, so it cannot be regressed; pass task='multiclass'")
         if not [c for c in df.columns if c not in targets and c != id_column]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from .backend import mx, nn
 from .errors import RunConfigError
+from .datasets import feature_kinds
 from .templates import template_to_dict
 from .hub import load_pretrained
 from .trainer import Learner, EarlyStoppingCallback, NaNGuardCallback
@@ -74,10 +75,11 @@ def checkpoint_extra(
     prep:Prepared, # the prepared data
     template, # the template the model's rows were rendered with (a fold's own, when it reads outcomes)
 ) -> dict:
-    "What a checkpoint keeps besides weights so it predicts on its own: label encoding, template, task, columns, settings."
+    "What a checkpoint keeps besides weights so it predicts on its own: label encoding, template, task, columns and their kinds, settings."
     ds = prep.ds
     return {"label_encoding": ds.encoding.to_dict(), "template": template_to_dict(template), "task": ds.task,
-            "metric": prep.metric, "id_column": ds.id_column, "features": ds.features, "max_length": cfg.max_length,
+            "metric": prep.metric, "id_column": ds.id_column, "features": ds.features,
+            "feature_kinds": feature_kinds(ds.frame, ds.features), "max_length": cfg.max_length,
             "run_config": asdict(cfg)}
 
 def _saved_step(folder:Path) -> int|None:

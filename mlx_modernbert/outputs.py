@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .backend import mx
-from .datasets import LabelEncoding
+from .datasets import LabelEncoding, atomic_write
 from .heads import predictions
 from .metrics import task_score
 
@@ -116,7 +116,8 @@ def save_heldout(
     result:dict, # `fit_model`'s result (rows, outputs, score, best)
 ):
     "Keep a model's held-out outputs in `folder/heldout.npz` (gathered when every fold is done)."
-    np.savez(Path(folder) / "heldout.npz", rows=result["rows"], outputs=result["outputs"], score=result["score"], best=result["best"])
+    atomic_write(Path(folder) / "heldout.npz",   # written whole or not at all: a resume trusts it as the mark of a finished model
+                 lambda f: np.savez(f, rows=result["rows"], outputs=result["outputs"], score=result["score"], best=result["best"]))
 
 def load_heldout(
     folder:Path, # a model's folder with `heldout.npz`

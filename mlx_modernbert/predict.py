@@ -10,16 +10,18 @@ import json
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .datasets import DataError, LabelEncoding, read_table
+from .errors import CheckpointError
+from .datasets import DataError, LabelEncoding, read_table, atomic_to_csv, check_output_path, coerce_features
 from .templates import template_from_dict
 from .tokenize import TextTokenizer
 from .loaders import TextLoader
 from .hub import load_pretrained
+from .checkpoint import verify_checkpoint
 from .trainer import predict_outputs
 from .outputs import average_outputs, output_predictions, prediction_columns
 
 # %% auto #0
-__all__ = ['find_checkpoints', 'run_thresholds', 'predict_run']
+__all__ = ['find_checkpoints', 'run_thresholds', 'read_extra', 'predict_run']
 
 # %% ../nbs/35_predict.ipynb #12b1b86a
 def find_checkpoints(
@@ -50,30 +52,57 @@ def run_thresholds(
         if (folder / "thresholds.json").exists(): return np.array(list(json.loads((folder / "thresholds.json").read_text()).values()))
     return None
 
+def read_extra(
+    checkpoint:Path, # a model checkpoint
+) -> dict:
+    "A checkpoint's `extra.json` (label encoding, template, columns), checked: a CheckpointError naming the file when it is missing or damaged."
+    path = Path(checkpoint) / "extra.json"
+    if not path.exists(): raise CheckpointError(f"{path} is missing: the checkpoint is incomplete; restore it or train again")
+    try: extra = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f"{path} is not valid JSON ({e}); restore it or train again") from None
+    if not isinstance(extra, dict) or "label_encoding" not in extra:
+        raise DataError(f"{checkpoint} was not written by a training run (no label encoding in extra.json)")
+    if (missing := [k for k in ("template", "task", "id_column", "features", "max_length") if k not in extra]):
+        raise CheckpointError(f"{path} lacks {missing}; restore it or train again")
+    return extra
+
+def _from_extra(path:Path, make, *args):
+    "`make(*args)` with a damaged description in `extra.json` reported as a CheckpointError naming it."
+    try: return make(*args)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        if isinstance(e, (DataError, CheckpointError)): raise
+        raise CheckpointError(f"{path / 'extra.json'} cannot be used ({type(e).__name__}: {e}); restore it or train again") from None
+
 def predict_run(test:str|Path|pd.DataFrame, # test CSV
                 checkpoint:str|Path, # run folder, fold folder or checkpoint
                 output:str|Path|None=None, # submission CSV to write
                 probabilities:bool=False, # add one probability column per class (or label)
                ) -> pd.DataFrame:
     "Predict `test` with the model(s) under `checkpoint` (averaging folds) and write a Kaggle submission."
+    if output is not None: check_output_path(output, "--output")   # before any model is read
     checkpoints = find_checkpoints(checkpoint)
-    outputs, extra = [], None
-    df = read_table(test, "test")
-    for ck in checkpoints:
-        extra = json.loads((ck / "extra.json").read_text())
-        if "label_encoding" not in extra: raise DataError(f"{ck} was not written by a training run (no label encoding in extra.json)")
+    extras = [read_extra(ck) for ck in checkpoints]
+    for ck in checkpoints: verify_checkpoint(ck)
+    df, name = read_table(test, "test"), "test" if isinstance(test, pd.DataFrame) else str(test)
+    for ck, extra in zip(checkpoints, extras):
         if (missing := [c for c in extra["features"] if c not in df.columns]):
-            raise DataError(f"test data lacks columns {missing} that the model {ck} was trained with")
+            raise DataError(f"{name} lacks columns {missing} that the model {ck} was trained with; add them (empty cells are allowed)")
+    if (id_column := extras[0]["id_column"]) and id_column not in df.columns:
+        raise DataError(f"{name} lacks the id column {id_column!r} that the submission needs; add it")
+    df = coerce_features(df, extras[0].get("feature_kinds") or {}, name)   # a word in a numeric column is read as missing, with a warning
+    outputs = []
+    for ck, extra in zip(checkpoints, extras):
+        template = _from_extra(ck, template_from_dict, extra["template"])
         model = load_pretrained(ck, task="sequence-classification")
         tok = TextTokenizer.from_folder(ck)
-        rows = tok.encode(template_from_dict(extra["template"]).render(df), extra["max_length"])
+        rows = tok.encode(template.render(df), extra["max_length"])
         out, _ = predict_outputs(model, TextLoader(rows, batch_size=64, pad_id=tok.pad_id, shuffle=False), progress=True)
         outputs.append(out)
-    task, enc = extra["task"], LabelEncoding.from_dict(extra["label_encoding"])
+    extra = extras[-1]
+    task, enc = extra["task"], _from_extra(checkpoints[-1], LabelEncoding.from_dict, extra["label_encoding"])
     pred = output_predictions(task, average_outputs(task, outputs))
     thresholds = run_thresholds(checkpoints[0]) if task == "multilabel" else None
-    sub = pd.DataFrame({extra["id_column"]: df[extra["id_column"]]}) if extra["id_column"] else pd.DataFrame(index=df.index)
-    for name, values in prediction_columns(task, enc, pred, probabilities, thresholds).items(): sub[name] = values
-    if output is not None:
-        Path(output).parent.mkdir(parents=True, exist_ok=True); sub.to_csv(output, index=False)
+    sub = pd.DataFrame({id_column: df[id_column]}) if id_column else pd.DataFrame(index=df.index)
+    for col, values in prediction_columns(task, enc, pred, probabilities, thresholds).items(): sub[col] = values
+    if output is not None: atomic_to_csv(sub, output)
     return sub

@@ -6,14 +6,14 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/run.html.md"""
 
 # %% ../nbs/34_run.ipynb #e8a83a94
 from __future__ import annotations
-import json, logging, shutil, tempfile, time
+import json, logging, shutil, signal, tempfile, threading, time
 from datetime import datetime
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .backend import mx
-from .datasets import DataError, train_val_split, kfold_indices
+from .datasets import DataError, train_val_split, kfold_indices, atomic_write_text, atomic_to_csv, check_output_path
 from .runconfig import RunConfig, resolve_config, write_run_config
 from .distributed import process_rank, broadcast_text, barrier
 from .prepare import Prepared
@@ -24,7 +24,7 @@ from .outputs import (ensemble_result, oof_frame, score_outputs, load_heldout, t
 from .predict import predict_run
 
 # %% auto #0
-__all__ = ['log', 'member_names', 'resume_config', 'train_run']
+__all__ = ['log', 'member_names', 'claim_folder', 'catch_sigterm', 'resume_config', 'train_run']
 
 # %% ../nbs/34_run.ipynb #1d3fd74d
 log = logging.getLogger("mlx_modernbert")
@@ -49,7 +49,7 @@ def _summary(prep:Prepared, cfg:RunConfig, results:list[dict], seconds:float) ->
     scores = [r["score"] for r in results]
     summary = {"metric": prep.metric, "scores": scores, "mean": float(np.mean(scores)), "std": float(np.std(scores)),
                "oof_score": None, "models": [b for r in results for b in r["best"].split(",")], "seconds": round(seconds, 1),
-               "submission": None, "thresholds": None}
+               "submission": None, "thresholds": None, "blend": None}
     if cfg.folds >= 2:   # every training row predicted by the model that did not see it
         summary["oof_score"] = score_outputs(prep, np.concatenate([r["rows"] for r in results]), np.concatenate([r["outputs"] for r in results]))
     return summary
@@ -60,6 +60,23 @@ def _run_folder(cfg:RunConfig, rank:int, fold_parallel:bool, group) -> Path:
     if group is not None: name = broadcast_text(name, group)
     if rank != 0 and not fold_parallel: return Path(tempfile.mkdtemp(prefix=f"mlx-modernbert-rank{rank}-"))
     return Path(cfg.output) / name
+
+def claim_folder(
+    path:Path, # the run folder's intended path
+) -> Path:
+    "Create `path` for this run alone; when another run took the name (same microsecond) add `-1`, `-2`, ..."
+    for k in range(1000):
+        candidate = path if k == 0 else path.with_name(f"{path.name}-{k}")
+        try: candidate.mkdir(parents=True); return candidate
+        except FileExistsError: continue
+    raise DataError(f"cannot create a new run folder next to {path}: 1000 names are taken")
+
+def catch_sigterm():
+    "Make SIGTERM stop training as Ctrl-C does (the last finished epoch's checkpoint stays resumable); returns what restores the old handler."
+    if threading.current_thread() is not threading.main_thread(): return lambda: None
+    def stop(signum, frame): raise KeyboardInterrupt(f"stopped by signal {signum}")
+    previous = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 def resume_config(
     run_dir:Path, # a run folder (holds the `config.yaml` the run was started with)
@@ -103,21 +120,26 @@ def train_run(
         else: raise DataError(f"--resume {resume}: neither a run folder (config.yaml) nor a checkpoint (trainer_state.json)")
         if checkpoint is not None and cfg.folds >= 2:
             raise DataError(f"--resume {resume}: a checkpoint continues one model; pass the run folder to continue a k-fold run")
+    if resume is None and rank == 0: check_output_path(cfg.output, "--output", folder=True)   # before any data or model is read
     fold_parallel = world > 1 and cfg.distribute == "folds"   # each process trains folds rank, rank + world, ...
     if fold_parallel and cfg.folds < 2: raise DataError("distribute='folds' needs folds >= 2 (e.g. --folds 5)")
     group = mx.distributed.init() if world > 1 else None
     run_dir = _run_folder(cfg, rank, fold_parallel, group)   # every process takes part in naming it
     if resume_dir is not None and (rank == 0 or fold_parallel): run_dir = resume_dir
+    elif group is None: run_dir = claim_folder(run_dir)   # two runs given the same output never share a folder
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume_dir is None and (rank == 0 or not fold_parallel): write_run_config(cfg, run_dir / "config.yaml")
     handler = logging.FileHandler(run_dir / ("run.log" if rank == 0 or not fold_parallel else f"run-rank{rank}.log"))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s")); handler.setLevel(logging.INFO)
     log.addHandler(handler)
+    restore_sigterm = catch_sigterm()
     if log.getEffectiveLevel() > logging.INFO: log.setLevel(logging.INFO)   # run.log keeps the info lines (folds, scores)
     try:
         if resume_dir is not None: log.info("resuming %s", resume_dir)
         if resume_dir is not None and ignored: log.warning("--resume continues the run with its own config.yaml; ignored: %s", ", ".join(ignored))
         prep = Prepared(cfg)
+        if cfg.blend and prep.ds.task not in ("binary", "multiclass", "regression"):
+            raise DataError(f"blend={cfg.blend!r} is for binary, multiclass and regression targets; this task is {prep.ds.task}: drop --blend")
         log.info("data: %d rows, task %s, metric %s, template %s", len(prep.ds), prep.ds.task, prep.metric, prep.template.name)
         splits = _splits(prep, cfg)
         results = []
@@ -139,15 +161,18 @@ def train_run(
             summary["thresholds"] = dict(zip(prep.ds.targets, tune_thresholds(prep.y[rows], output_predictions("multilabel", outputs)).tolist()))
         thresholds = None if summary["thresholds"] is None else np.array(list(summary["thresholds"].values()))
         if rank == 0:
-            if thresholds is not None: (run_dir / "thresholds.json").write_text(json.dumps(summary["thresholds"], indent=1))
+            if thresholds is not None: atomic_write_text(run_dir / "thresholds.json", json.dumps(summary["thresholds"], indent=1))
             oof = pd.concat([oof_frame(prep, r["rows"], r["outputs"], thresholds) for r in results])
-            oof.to_csv(run_dir / ("oof.csv" if cfg.folds >= 2 else "validation_predictions.csv"), index=False)
+            atomic_to_csv(oof, run_dir / ("oof.csv" if cfg.folds >= 2 else "validation_predictions.csv"))
             if prep.test_path:
                 predict_run(prep.test_path, run_dir, run_dir / "submission.csv")
                 summary["submission"] = str(run_dir / "submission.csv")
-            (run_dir / "scores.json").write_text(json.dumps(summary, indent=1))
+            if cfg.blend == "gbdt":   # trees on the same folds, blended on the out-of-fold rows
+                from mlx_modernbert.blend import blend_run
+                b = blend_run(run_dir); summary["blend"] = {k: b[k] for k in ("text", "gbdt", "blend", "weight", "submission")}
+            atomic_write_text(run_dir / "scores.json", json.dumps(summary, indent=1))
         if group is not None:   # rank 0's folder and summary on every process
             run_dir, summary = Path(broadcast_text(str(run_dir), group)), json.loads(broadcast_text(json.dumps(summary), group))
         return run_dir, summary
     finally:
-        log.removeHandler(handler); handler.close()
+        restore_sigterm(); log.removeHandler(handler); handler.close()

@@ -68,6 +68,7 @@ class RunConfig:
     seed: int = opt(42, "seed for splits, order, dropout and heads")
     split_seed: int|None = opt(None, "seed for the folds / validation split alone (default: seed)")
     ensemble: int = opt(1, "models per fold or split (seeds seed, seed+1, ...); their probabilities are averaged")
+    blend: str|None = opt(None, "gbdt: also fit gradient-boosted trees on the same folds and blend them with the text model (weight chosen on out-of-fold rows); writes blend.json and submission_blend.csv")
     output: str = opt("runs", "folder that receives run folders")
     mlflow: bool = opt(True, "track the run in MLflow (local SQLite store unless mlflow_uri)")
     mlflow_uri: str|None = opt(None, "an MLflow server, e.g. http://127.0.0.1:5000")
@@ -114,7 +115,7 @@ def _problems(c) -> list[str]:
              one_of("metric", METRICS, optional=True), one_of("loss", LOSSES, optional=True),
              one_of("schedule", ("cosine", "linear", "constant")), one_of("dtype", ("float32", "bfloat16")),
              one_of("lora", LORA_PRESETS, optional=True), one_of("final_model", ("best", "last")),
-             one_of("distribute", ("data", "folds")),
+             one_of("distribute", ("data", "folds")), one_of("blend", ("gbdt",), optional=True),
              at_least("max_length", 8), at_least("epochs", 1), at_least("batch_size", 1), at_least("eval_batch_size", 1),
              at_least("grad_accum", 1), at_least("freeze_layers", 0), at_least("keep_last", 0), at_least("ensemble", 1),
              at_least("patience", 1, optional=True), at_least("limit_rows", 2, optional=True),

@@ -199,6 +199,9 @@ class FormatTemplate(Template):
             raise DataError(f"template uses {leak}, the target or id column; the model must not see them")
         if (unknown := [f for f in fields if f not in features]):
             raise DataError(f"template fields {unknown} are not columns of the data; columns: {features}")
+        try: text.format(**{f: "x" for f in fields})   # the values are words: a number format such as {Age:.1f} cannot apply
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+            raise DataError(f"template {text!r} cannot be filled with words ({e}); drop format specs such as ':.1f'") from None
         return cls(text, list(dict.fromkeys(fields)), missing)
 
     def render_row(
@@ -221,11 +224,27 @@ def title_from_name(
     m = re.search(r",\s*([^.]+)\.", str(name))
     return _TITLES.get(m.group(1).strip(), m.group(1).strip()) if m else None
 
+def _number(
+    v, # a cell value
+) -> float|None:
+    "`v` as a float, or None when it is missing, a boolean or not a number (a template never fails on a cell)."
+    if is_missing(v) or isinstance(v, (bool, np.bool_)): return None
+    try: x = float(str(v).strip()) if isinstance(v, str) else float(v)
+    except (TypeError, ValueError, OverflowError): return None
+    return None if math.isnan(x) else x
+
+def _count(
+    v, # a cell value
+) -> int:
+    "`v` as a whole count: 0 when it is missing, not a number, negative or absurdly large."
+    x = _number(v)
+    return int(x) if x is not None and 0 <= x < 1e6 else 0
+
 def family_key(
     r:dict, # one passenger's row as column -> value
 ) -> str|None:
     "`surname|class` for a passenger travelling with family (SibSp + Parch > 0), else None."
-    if int(r.get("SibSp") or 0) + int(r.get("Parch") or 0) == 0: return None
+    if _count(r.get("SibSp")) + _count(r.get("Parch")) == 0: return None
     return f"{str(r.get('Name')).split(',')[0].strip()}|{r.get('Pclass')}"
 
 @dataclass
@@ -248,7 +267,8 @@ class TitanicTemplate(Template):
     ) -> TitanicTemplate:
         "A copy that knows, per ticket and per travelling family (surname and class), how many of `df`'s passengers survived and died."
         tickets, families = {}, {}
-        for r, survived in zip(df[self.columns].to_dict("records"), np.asarray(target).astype(int)):
+        for r, y in zip(df[self.columns].to_dict("records"), np.asarray(target)):
+            if (survived := _number(y)) is None: continue   # an unknown fate counts for neither side
             tickets.setdefault(str(r["Ticket"]), [0, 0])[0 if survived == 1 else 1] += 1
             if (key := family_key(r)): families.setdefault(key, [0, 0])[0 if survived == 1 else 1] += 1
         return replace(self, ticket_outcomes=tickets, family_outcomes=families)
@@ -260,7 +280,7 @@ class TitanicTemplate(Template):
     ) -> list[str]:
         "Text for training rows, each counting its ticket companions' fates without its own."
         cols = [c for c in self.columns if c in df.columns]
-        return [self.render_row(dict(zip(cols, values)), own=int(y)) for values, y in zip(df[cols].itertuples(index=False, name=None), target)]
+        return [self.render_row(dict(zip(cols, values)), own=_number(y)) for values, y in zip(df[cols].itertuples(index=False, name=None), target)]
 
     def companions(
         self,
@@ -297,24 +317,25 @@ class TitanicTemplate(Template):
         parts = []
         title = title_from_name(r.get("Name"))
         who = f"{title} " if title else ""
-        if is_missing(r.get("Age")): age = "of unknown age"
+        if (a := _number(r.get("Age"))) is None:   # a word where a number belongs is written as it is
+            age = "of unknown age" if is_missing(r.get("Age")) else f"aged {format_value(r.get('Age'))}"
         else:
-            a = float(r["Age"])
             stage = "a child" if a < 13 else "a teenager" if a < 18 else "elderly" if a >= 60 else "an adult"
             age = f"aged {format_number(a)} ({stage})"
         parts.append(f"A {who}{format_value(r.get('Sex'))} passenger {age}".replace("  ", " "))
-        parts.append(f"travelling in {_CLASSES.get(r.get('Pclass'), format_value(r.get('Pclass')))} class")
-        sib, par = int(r.get("SibSp") or 0), int(r.get("Parch") or 0)
+        parts.append(f"travelling in {_CLASSES.get(_count(r.get('Pclass')), format_value(r.get('Pclass')))} class")
+        sib, par = _count(r.get("SibSp")), _count(r.get("Parch"))
         family = sib + par
         parts.append("alone" if family == 0 else
                      f"with {family} family member{'s' if family > 1 else ''} aboard ({sib} sibling/spouse, {par} parent/child)")
-        if not is_missing(r.get("Fare")):
-            f = float(r["Fare"])
+        if (f := _number(r.get("Fare"))) is None:
+            if not is_missing(r.get("Fare")): parts.append(f"paid a fare of {format_value(r.get('Fare'))}")
+        else:
             level = "a cheap" if f < 10 else "a moderate" if f < 30 else "an expensive" if f < 100 else "a very expensive"
             parts.append(f"paid {level} fare of {format_number(f)}")
         if (n := self.ticket_counts.get(str(r.get("Ticket")), 1)) > 1: parts.append(f"shares a ticket with {n - 1} other{'s' if n > 2 else ''}")
         parts.extend(self.companions(r, own))
-        port = _PORTS.get(r.get("Embarked"))
+        port = _PORTS.get(str(r.get("Embarked")).strip())
         parts.append(f"embarked at {port}" if port else "embarked at an unknown port")
         cabin = r.get("Cabin")
         parts.append("no cabin recorded" if is_missing(cabin) else f"cabin on deck {str(cabin).strip()[0]}")

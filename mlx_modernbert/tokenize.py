@@ -61,10 +61,14 @@ class TextTokenizer:
         files = [folder / n for n in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json") if (folder / n).exists()]
         if not files: raise DataError(f"{folder}: no tokenizer files (tokenizer.json or vocab.txt)")
         digest = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
-        if (folder / "tokenizer.json").exists(): tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        else:
-            from transformers import AutoTokenizer
-            tok = AutoTokenizer.from_pretrained(folder).backend_tokenizer
+        try:
+            if (folder / "tokenizer.json").exists(): tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            else:
+                from transformers import AutoTokenizer
+                tok = AutoTokenizer.from_pretrained(folder).backend_tokenizer
+        except Exception as e:   # the tokenizers library raises a bare Exception for a damaged file
+            raise DataError(f"{folder}: the tokenizer files cannot be read ({str(e).splitlines()[0][:160] if str(e) else type(e).__name__}); "
+                            "copy them again from the base model") from None
         tok.no_padding(); tok.no_truncation()
         pad = tok.token_to_id("[PAD]") if tok.token_to_id("[PAD]") is not None else tok.token_to_id("<pad>")
         return cls(tok, 0 if pad is None else pad, digest)

@@ -56,3 +56,17 @@ def test_any_csv_works_or_fails_with_data_error(tmp_path, table):
     assert len(texts) == len(ids) == len(ds) == len(ds.y)
     assert all(isinstance(t, str) for t in texts)
     assert ds.encoding.decode(ds.y[:1] if ds.task != "regression" else ds.y[:1, 0]).shape[0] == 1
+
+any_cell = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(allow_nan=True, allow_infinity=True),
+                     st.text(st.characters(blacklist_categories=("Cs",)), max_size=30), st.sampled_from(["unknown", " ", "3", "S ", "1e400"]))
+TITANIC_COLUMNS = ["Name", "Sex", "Age", "Pclass", "SibSp", "Parch", "Fare", "Embarked", "Cabin", "Ticket"]
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.fixed_dictionaries({c: any_cell for c in TITANIC_COLUMNS}), min_size=1, max_size=8), st.lists(st.sampled_from([0, 1]), min_size=8, max_size=8))
+def test_titanic_template_never_fails_on_a_cell(rows, target):
+    "The curated Titanic template writes any row, whatever the type of each cell (a word where a number belongs, inf, None...)."
+    from mlx_modernbert.templates import TitanicTemplate
+    df = pd.DataFrame(rows)
+    t = TitanicTemplate.fit(df).fit_outcomes(df, np.array(target[:len(df)]))
+    for texts in (t.render(df), t.render_training(df, np.array(target[:len(df)]))):
+        assert len(texts) == len(df) and all(isinstance(s, str) and s.endswith(".") for s in texts)
