@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from .errors import DataError
-from .datasets import read_table
+from .datasets import read_table, atomic_to_csv, atomic_write_text
 from .runconfig import RunConfig
 from .prepare import Prepared
 from .metrics import get_metric, task_score
@@ -134,7 +134,7 @@ def blend_run(
         blended = w * text_test + (1 - w) * np.mean(test_preds, axis=0)
         out = sub[[ds.id_column]].copy() if ds.id_column else pd.DataFrame(index=sub.index)
         for k, v in prediction_columns(task, enc, blended, probabilities=False).items(): out[k] = v
-        out.to_csv(run_dir / "submission_blend.csv", index=False)
+        atomic_to_csv(out, run_dir / "submission_blend.csv")
         result["submission"] = str(run_dir / "submission_blend.csv")
-    (run_dir / "blend.json").write_text(json.dumps(result, indent=1))
+    atomic_write_text(run_dir / "blend.json", json.dumps(result, indent=1))
     return result

@@ -131,9 +131,10 @@ def config_init(path:str=typer.Argument("mlx-modernbert.yaml", help="file to wri
     "Write a commented starting config with every key and its default."
     from pathlib import Path
     from mlx_modernbert.runconfig import commented_config
+    from mlx_modernbert.datasets import atomic_write_text
     if Path(path).exists() and not force:
         console.print(f"[bold red]error:[/] {path} exists; pass --force to overwrite"); raise typer.Exit(2)
-    Path(path).write_text(commented_config()); console.print(f"wrote {path}")
+    atomic_write_text(path, commented_config()); console.print(f"wrote {path}")
 
 @config_app.command("validate")
 def config_validate(path:str=typer.Argument(..., help="YAML or JSON config"), preset:str=_opt("preset to layer under it")):
@@ -183,17 +184,18 @@ def benchmark(model:str=typer.Option("modernbert-tiny", help="modernbert-tiny, m
               data:str=typer.Option(None, help="'titanic': real rows instead of synthetic ones (real tokens/s over an epoch)")):
     "Time training updates and inference of the package's trainer: tokens/s, step time, peak memory."
     from mlx_modernbert.benchmark import run_benchmark, compare_torch, titanic_epoch
+    from mlx_modernbert.datasets import atomic_write_text
     if compare not in (None, "torch"): raise typer.BadParameter("only 'torch' is supported", param_hint="--compare")
     if data not in (None, "titanic"): raise typer.BadParameter("only 'titanic' is supported", param_hint="--data")
     if data == "titanic":
         result = _run(titanic_epoch, model if model != "modernbert-tiny" else "all-MiniLM-L6-v2", batch_size, 2, seq_length, compile)
         print(json.dumps(result, indent=1))
-        if output: Path(output).write_text(json.dumps(result, indent=1))
+        if output: atomic_write_text(output, json.dumps(result, indent=1))
         return
     result = _run(run_benchmark, model, batch_size, seq_length, steps, warmup, compile, dtype)
     if compare == "torch": result["compare_torch"] = _run(compare_torch, model, batch_size, seq_length, steps, 3, warmup, dtype, compile)
     print(json.dumps(result, indent=1))
-    if output: Path(output).write_text(json.dumps(result, indent=1))
+    if output: atomic_write_text(output, json.dumps(result, indent=1))
 
 # %% ../nbs/40_cli.ipynb #02f892b9
 def _one_line_errors(fn):
