@@ -129,7 +129,6 @@ app.add_typer(config_app, name="config")
 def config_init(path:str=typer.Argument("mlx-modernbert.yaml", help="file to write"),
                 force:bool=typer.Option(False, help="overwrite an existing file")):
     "Write a commented starting config with every key and its default."
-    from pathlib import Path
     from mlx_modernbert.runconfig import commented_config
     from mlx_modernbert.datasets import atomic_write_text
     if Path(path).exists() and not force:

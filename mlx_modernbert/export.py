@@ -52,7 +52,7 @@ def check_rows(
     spec = DATASETS.get(run.get("dataset") or "")
     candidates = [rows] if rows is not None else [run.get("test"), run.get("train"), spec and spec.test, spec and spec.train]
     found = next((c for c in candidates if c is not None and (rows is not None or Path(c).exists())), None)
-    if found is None: raise DataError(f"no rows to check the export on: the run's data files are gone; pass --rows CSV")
+    if found is None: raise DataError("no rows to check the export on: the run's data files are gone; pass --rows CSV")
     return read_table(found).head(n)
 
 # %% ../nbs/43_export.ipynb #28384b1a

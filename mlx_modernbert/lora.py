@@ -12,7 +12,6 @@ from pathlib import Path
 from mlx.utils import tree_flatten, tree_unflatten
 from .backend import mx, nn
 from .errors import ConfigError
-from .hub import save_safetensors
 
 # %% auto #0
 __all__ = ['LORA_PRESETS', 'DEFAULT_TARGETS', 'LoRAConfig', 'LoRALinear', 'apply_lora', 'trainable_summary', 'merge_lora',

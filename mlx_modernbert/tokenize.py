@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/tokenize.html.md"""
 
 # %% ../nbs/12_tokenize.ipynb #f62de33c
 from __future__ import annotations
-import hashlib, json, logging, os
+import hashlib, logging, os
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
