@@ -10,6 +10,7 @@ import math
 from contextlib import contextmanager
 from .backend import mx, nn
 from .config import ModernBertConfig
+from .errors import ConfigError
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'exp_nonpositive', 'erf_rational', 'gelu_cpu', 'softmax_cpu', 'on_cpu', 'gelu', 'record_attention',
@@ -111,7 +112,7 @@ def activation(
     name:str, # a `hidden_act` or `hidden_activation` value: `gelu`, `gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`, `relu`, `silu`, `swish` or `tanh`
 ):
     "The activation function `transformers` calls `name`."
-    if name not in ACTIVATIONS: raise ValueError(f"activation {name!r} is not supported; use one of {sorted(ACTIVATIONS)}")
+    if name not in ACTIVATIONS: raise ConfigError(f"activation {name!r} is not supported; use one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]
 
 # %% ../nbs/02_layers.ipynb #17d851c1
@@ -198,4 +199,4 @@ def pool(hidden:mx.array, # (batch, length, hidden)
     m = mx.ones(hidden.shape[:2], dtype=hidden.dtype) if attention_mask is None else attention_mask.astype(hidden.dtype)
     if how == "mean": return (hidden * m[..., None]).sum(1) / m.sum(1, keepdims=True)
     if how == "max": return mx.where(m[..., None] > 0, hidden, mx.finfo(hidden.dtype).min).max(1)
-    raise ValueError(f"pooling {how!r}: use 'cls', 'mean' or 'max'")
+    raise ConfigError(f"pooling {how!r}: use 'cls', 'mean' or 'max'")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from .backend import mx
 import mlx.data as dx
+from .errors import DataError
 
 # %% auto #0
 __all__ = ['Batch', 'TextLoader', 'padding_waste', 'loader_throughput']
@@ -45,15 +46,15 @@ class TextLoader:
         rank:int=0, # this process's rank in data-parallel training
         world:int=1, # number of processes; each global batch of batch_size*world rows is split among them
     ):
-        if batch_size < 1: raise ValueError(f"batch_size={batch_size}: must be at least 1")
+        if batch_size < 1: raise DataError(f"batch_size={batch_size}: must be at least 1")
         if labels is not None and len(labels) != len(rows): raise ValueError(f"{len(rows)} rows but {len(labels)} labels")
-        if not len(rows): raise ValueError("no rows to load")
+        if not len(rows): raise DataError("no rows to load: the table (or this split of it) is empty")
         self.lengths = np.array([len(r) for r in rows])
         self.labels = None if labels is None else np.asarray(labels)
         self.has_labels, self.batch_size, self.pad_id, self.shuffle, self.seed = labels is not None, batch_size, pad_id, shuffle, seed
         self.bucketing, self.sort_window, self.pad_multiple, self.prefetch = bucketing, sort_window, pad_multiple, prefetch
         if not 0 <= rank < world: raise ValueError(f"rank={rank} must be in [0, world={world})")
-        if len(rows) < world: raise ValueError(f"{len(rows)} rows cannot be shared among {world} processes")
+        if len(rows) < world: raise DataError(f"{len(rows)} rows cannot be shared among {world} processes; use fewer processes or more rows")
         self.rank, self.world = rank, world
         samples = []
         for i, r in enumerate(rows):

@@ -51,7 +51,8 @@ def site(tmp_path_factory):
     yield f"http://127.0.0.1:{port}/", out
     server.shutdown()
 
-PAGES = {"index.html": "mlx_modernbert", "layers.html": "attention", "trainer.html": "Learner", "kaggle.html": "train_run",
+PAGES = {"index.html": "mlx_modernbert", "layers.html": "attention", "trainer.html": "Learner", "run.html": "train_run",
+         "architecture.html": "From a CSV to a submission", "kaggle.html": "kaggle_submit",
          "loaders.html": "TextLoader.epoch_batches",   # a method shown with show_doc
          "tutorials/titanic.html": "Titanic, end to end", "tutorials/house_prices.html": "House Prices",
          "tutorials/penguins.html": "Penguins"}
@@ -63,7 +64,7 @@ def test_site_pages_render_with_parameter_tables_and_no_broken_links(browser, si
         body = browser.find_element("tag name", "body").text
         assert text in body, f"{page}: {text!r} not shown"
         assert len(browser.find_elements("css selector", "nav a")) >= 20          # the sidebar lists every page
-        if page in ("layers.html", "trainer.html", "kaggle.html", "loaders.html"):
+        if page in ("layers.html", "trainer.html", "run.html", "kaggle.html", "loaders.html"):
             headers = [th.text for th in browser.find_elements("css selector", "table th")]
             assert "Type" in headers and "Default" in headers and "Details" in headers, page   # parameter tables
         if page == "loaders.html": assert "the epoch, which reseeds the shuffle" in body   # a docments description in a table
