@@ -33,8 +33,8 @@ class BertEmbeddings(nn.Module):
     def __call__(self, input_ids:mx.array, token_type_ids:mx.array|None=None) -> mx.array:
         positions = mx.arange(input_ids.shape[1])
         x = self.word_embeddings(input_ids) + self.position_embeddings(positions)[None]
-        x = x + (self.token_type_embeddings(token_type_ids) if token_type_ids is not None
-                 else self.token_type_embeddings.weight[0])
+        # segment 0 looked up rather than read from `.weight`, which a quantized embedding stores packed
+        x = x + self.token_type_embeddings(token_type_ids if token_type_ids is not None else mx.zeros((1,), mx.int32))
         return self.dropout(self.LayerNorm(x))
 
 # %% ../nbs/05_bert.ipynb #7ff09ad7

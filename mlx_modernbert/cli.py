@@ -14,6 +14,7 @@ from rich.table import Table
 from .serve import serve_command
 from .export import export_command
 from .inspect_run import inspect_command
+from .quantize import quantize_command
 from .tune import tune_command
 
 # %% auto #0
@@ -115,10 +116,11 @@ app.command()(train)
 @app.command()
 def predict(test:str=typer.Option(..., help="test CSV"), checkpoint:str=typer.Option(..., help="run folder, fold folder or checkpoint"),
             output:str=typer.Option("submission.csv", help="submission CSV to write"),
-            probabilities:bool=typer.Option(False, help="add a probability column per class")):
+            probabilities:bool=typer.Option(False, help="add a probability column per class"),
+            quantize:int=typer.Option(None, help="quantize each model's encoder to N bits (8 or 4) before predicting", show_default=False)):
     "Write a Kaggle submission from a trained run (fold models are averaged)."
     from mlx_modernbert.predict import predict_run
-    sub = _run(predict_run, test, checkpoint, output, probabilities)
+    sub = _run(predict_run, test, checkpoint, output, probabilities, quantize)
     console.print(f"wrote {output}: {len(sub)} rows, columns {list(sub.columns)}", soft_wrap=True)
 
 # %% ../nbs/40_cli.ipynb #238d4d4f
@@ -206,6 +208,7 @@ def _one_line_errors(fn):
 app.command("serve")(_one_line_errors(serve_command))
 app.command("export")(_one_line_errors(export_command))
 app.command("inspect")(_one_line_errors(inspect_command))
+app.command("quantize")(_one_line_errors(quantize_command))
 
 # %% ../nbs/40_cli.ipynb #4a84ed23
 app.command("tune")(_one_line_errors(tune_command))

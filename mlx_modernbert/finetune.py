@@ -15,6 +15,7 @@ from .errors import RunConfigError
 from .datasets import feature_kinds
 from .templates import template_to_dict
 from .hub import load_pretrained
+from .quantize import dequantize_model
 from .trainer import Learner, EarlyStoppingCallback, NaNGuardCallback
 from .checkpoint import CheckpointCallback, save_checkpoint, load_checkpoint, load_model_weights, finish_checkpoints
 from .tracking import MetricsLogger, MLflowCallback
@@ -39,6 +40,7 @@ def new_model(
     mx.random.seed(cfg.seed)
     model = load_pretrained(prep.model_dir, task="sequence-classification", num_labels=prep.num_labels,
                             problem_type=PROBLEM_TYPES.get(prep.ds.task, "single_label_classification"))
+    if model.quantization: dequantize_model(model)   # a quantized checkpoint trains in full precision (quantized layers would stay frozen)
     if cfg.lora:
         from mlx_modernbert.lora import apply_lora, LORA_PRESETS, trainable_summary
         apply_lora(model, LORA_PRESETS[cfg.lora]); log.info("LoRA %s: %s", cfg.lora, trainable_summary(model))

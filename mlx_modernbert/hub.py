@@ -15,8 +15,8 @@ from .errors import CheckpointError, CheckpointNotFoundError
 
 # %% auto #0
 __all__ = ['log', 'OFFLINE_MODELS', 'WEIGHT_FILES', 'TOKENIZER_FILES', 'DTYPES', 'TASKS', 'resolve_model_dir', 'read_weight_file',
-           'load_safetensors', 'save_safetensors', 'match_weights', 'init_weights', 'PretrainedMixin',
-           'load_pretrained']
+           'load_safetensors', 'save_safetensors', 'match_weights', 'quantize_to_match', 'init_weights',
+           'PretrainedMixin', 'load_pretrained']
 
 # %% ../nbs/03_hub.ipynb #fc08f50d
 log = logging.getLogger("mlx_modernbert")
@@ -149,6 +149,32 @@ def match_weights(
     if new: log.warning("%s: newly initialised %d weight(s) (not in the checkpoint): %s", name, len(new), _names(new))
     return loaded, sorted(new), sorted(dropped)
 
+# %% ../nbs/03_hub.ipynb #646fb15d
+def _stored_name(model:nn.Module, path:str, weights:dict) -> str|None:
+    "The name under which `weights` holds the quantized module `path` (the model's own layout or the other one)."
+    prefix = model.base_prefix
+    other = path[len(prefix) + 1:] if path.startswith(prefix + ".") else f"{prefix}.{path}"
+    return next((name for name in (path, other) if f"{name}.scales" in weights), None)
+
+def quantize_to_match(
+    model:nn.Module, # a `PretrainedMixin` model in full precision (changed in place)
+    weights:dict[str, mx.array], # the checkpoint's arrays: layers with `{name}.scales` are the quantized ones
+    quantization:dict, # config.json's `quantization`: `group_size`, `bits`, optionally `mode` and per-layer entries
+) -> nn.Module:
+    "Quantize the layers of `model` that `weights` stores quantized (same bits and shapes), as a quantized checkpoint needs."
+    group_size, bits, mode = quantization.get("group_size", 64), quantization.get("bits", 4), quantization.get("mode", "affine")
+    def stored_quantized(path, m):
+        if not hasattr(m, "to_quantized") or (name := _stored_name(model, path, weights)) is None: return False
+        rule = quantization.get(path, quantization.get(name))   # mlx-lm writes per-layer settings under the layer's name
+        if rule is False: return False
+        w, b = weights.get(f"{name}.weight"), (rule or {}).get("bits", bits) if isinstance(rule, dict) else bits
+        # another shape (a head with another label count) stays in full precision: match_weights reports or replaces it
+        if w is None or w.shape[:-1] != m.weight.shape[:-1] or w.shape[-1] * 32 != m.weight.shape[-1] * b: return False
+        return rule if isinstance(rule, dict) else True
+    nn.quantize(model, group_size, bits, mode=mode, class_predicate=stored_quantized)
+    object.__setattr__(model, "quantization", {k: v for k, v in quantization.items() if k in ("group_size", "bits", "mode")})
+    return model
+
 # %% ../nbs/03_hub.ipynb #2dca7be4
 DTYPES = {"float32": mx.float32, "bfloat16": mx.bfloat16, "float16": mx.float16}
 
@@ -183,6 +209,7 @@ class PretrainedMixin:
     layers_path = "layers"     # where a base model keeps its list of encoder layers (dotted)
     optional_prefixes = ()     # parts of a base model that some layouts lack (BERT's `pooler.`): loaded like heads
     source_dir: Path|None = None
+    quantization: dict|None = None  # `{group_size, bits}` once layers are quantized; written to config.json
 
     def sanitize(self,
                  weights:dict, # name -> array, as the checkpoint stores them
@@ -209,7 +236,10 @@ class PretrainedMixin:
             raise CheckpointError(f"{folder} holds a {config.model_type!r} model; {cls.__name__} needs "
                                   f"{cls.config_class.__name__}. Use mlx_modernbert.hub.load_pretrained to pick the class.")
         model = cls(config)
-        weights, new, dropped = match_weights(model, model.sanitize(load_safetensors(folder)), new_head, source=str(folder))
+        stored = model.sanitize(load_safetensors(folder))
+        if (quantization := json.loads((folder / "config.json").read_text()).get("quantization")):
+            quantize_to_match(model, stored, quantization)   # quantized layers first, so their scales have a place
+        weights, new, dropped = match_weights(model, stored, new_head, source=str(folder))
         model.load_weights(list(weights.items()), strict=not new)
         if new: model.init_new_weights(new)
         model.set_dtype(_dtype(dtype))
@@ -226,7 +256,8 @@ class PretrainedMixin:
         "Write `config.json`, `model.safetensors` and tokenizer files that `transformers` loads."
         folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
         save_safetensors(dict(tree_flatten(self.parameters())), folder / "model.safetensors")
-        write_config(self.config, folder, architectures=[self.hf_architecture])
+        quantized = {"quantization": self.quantization} if self.quantization else {}
+        write_config(self.config, folder, architectures=[self.hf_architecture], **quantized)
         source = Path(tokenizer_dir) if tokenizer_dir else self.source_dir
         if source is not None and Path(source).resolve() != folder.resolve():
             for name in TOKENIZER_FILES:

@@ -16,6 +16,7 @@ from .templates import template_from_dict
 from .tokenize import TextTokenizer
 from .loaders import TextLoader
 from .hub import load_pretrained
+from .quantize import quantize_model
 from .checkpoint import verify_checkpoint
 from .trainer import predict_outputs
 from .outputs import average_outputs, output_predictions, prediction_columns
@@ -77,6 +78,7 @@ def predict_run(test:str|Path|pd.DataFrame, # test CSV
                 checkpoint:str|Path, # run folder, fold folder or checkpoint
                 output:str|Path|None=None, # submission CSV to write
                 probabilities:bool=False, # add one probability column per class (or label)
+                quantize:int|None=None, # quantize each model's encoder to this many bits (8 or 4) before predicting; None: as stored
                ) -> pd.DataFrame:
     "Predict `test` with the model(s) under `checkpoint` (averaging folds) and write a Kaggle submission."
     if output is not None: check_output_path(output, "--output")   # before any model is read
@@ -94,6 +96,7 @@ def predict_run(test:str|Path|pd.DataFrame, # test CSV
     for ck, extra in zip(checkpoints, extras):
         template = _from_extra(ck, template_from_dict, extra["template"])
         model = load_pretrained(ck, task="sequence-classification")
+        if quantize and not model.quantization: quantize_model(model, quantize)
         tok = TextTokenizer.from_folder(ck)
         rows = tok.encode(template.render(df), extra["max_length"])
         out, _ = predict_outputs(model, TextLoader(rows, batch_size=64, pad_id=tok.pad_id, shuffle=False), progress=True)

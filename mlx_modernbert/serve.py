@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 import typer
 from fastcore.basics import patch
-from .errors import DataError, RunConfigError
+from .errors import DataError
 
 # %% auto #0
 __all__ = ['ServedModel', 'load_served_model', 'rows_frame', 'csv_frame', 'Batcher', 'create_app', 'serve_run', 'serve_command']
@@ -44,6 +44,7 @@ class ServedModel:
 
 def load_served_model(
     checkpoint:str|Path, # run folder, fold folder or checkpoint
+    quantize:int|None=None, # quantize each model's encoder to this many bits (8 or 4; `quantize.quantize_model`); None: as stored
 ) -> ServedModel:
     "Load every model under `checkpoint` once, with its tokenizer and template, ready for many predictions."
     from mlx_modernbert.predict import find_checkpoints, run_thresholds
@@ -55,6 +56,10 @@ def load_served_model(
     for ck, extra in zip(checkpoints, extras):
         if "label_encoding" not in extra: raise DataError(f"{ck} was not written by a training run (no label encoding in extra.json)")
     models = [load_pretrained(ck, task="sequence-classification") for ck in checkpoints]
+    if quantize:
+        from mlx_modernbert.quantize import quantize_model
+        for m in models:
+            if not m.quantization: quantize_model(m, quantize)   # a checkpoint quantized on disk stays as it is
     for m in models: m.eval()
     thresholds = run_thresholds(checkpoints[0]) if extras[0]["task"] == "multilabel" else None
     return ServedModel(checkpoints, models, [TextTokenizer.from_folder(ck) for ck in checkpoints],
@@ -114,6 +119,8 @@ def texts(
     df, # checked rows
 ) -> list[list[str]]:
     "Each model's text for every row of `df`; a row its template cannot read is a `DataError` naming it."
+    from mlx_modernbert.datasets import coerce_features
+    df = coerce_features(df, self.extra.get("feature_kinds") or {}, "request")   # as predict does: a word in a numeric column is missing
     out = []
     for template in self.templates:
         try: out.append(template.render(df))
@@ -348,11 +355,12 @@ def serve_run(
     max_body_mb:float=10.0, # largest request body
     max_rows:int=10_000, # most rows in one request
     log_level:str="info", # uvicorn's log level
+    quantize:int|None=None, # quantize the models' encoders to this many bits (8 or 4); None: as stored
 ):
     "Load the run's models once and serve them over HTTP with uvicorn until interrupted."
     import uvicorn
     executor = ThreadPoolExecutor(1, thread_name_prefix="mlx-model")
-    served = executor.submit(load_served_model, checkpoint).result()   # loaded on the thread that will run it
+    served = executor.submit(load_served_model, checkpoint, quantize).result()   # loaded on the thread that will run it
     app = create_app(served, max_wait_ms, max_batch_rows, max_body_mb, max_rows, executor)
     print(f"serving {len(served.models)} model(s) of {checkpoint} at http://{host}:{port} (API docs at /docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
@@ -362,12 +370,14 @@ def serve_command(
     checkpoint:str=typer.Option(..., help="run folder, fold folder or checkpoint to serve"),
     host:str=typer.Option("127.0.0.1", help="address to listen on (0.0.0.0 for every interface)"),
     port:int=typer.Option(8000, help="port to listen on"),
-    quantize:Optional[int]=typer.Option(None, help="quantize weights to N bits (not available yet)"),
+    quantize:Optional[int]=typer.Option(None, help="quantize the encoder's weights to N bits (8 keeps accuracy, 4 is smaller)"),
     max_wait_ms:float=typer.Option(5.0, help="how long a request waits for others to batch with"),
     max_batch_rows:int=typer.Option(256, help="most rows predicted in one pass"),
     max_body_mb:float=typer.Option(10.0, help="largest request body in MiB"),
     max_rows:int=typer.Option(10_000, help="most rows in one request"),
 ):
     "Serve a trained run over HTTP: POST /predict (JSON rows or CSV), GET /health, GET /metadata, API docs at /docs."
-    if quantize is not None: raise RunConfigError("--quantize is not available yet (quantized models are a separate feature); serve without it")
-    serve_run(checkpoint, host, port, max_wait_ms, max_batch_rows, max_body_mb, max_rows)
+    if quantize is not None:
+        from mlx_modernbert.quantize import check_quantization
+        check_quantization(quantize, 64)   # refused before anything is loaded
+    serve_run(checkpoint, host, port, max_wait_ms, max_batch_rows, max_body_mb, max_rows, quantize=quantize)
