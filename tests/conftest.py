@@ -9,3 +9,12 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="--quick given")
     for item in items:
         if "slow" in item.keywords: item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    "A one-epoch Titanic run (96 rows, MiniLM), trained once per test module that asks for it (export, inspect, serve)."
+    from mlx_modernbert.runconfig import resolve_config
+    from mlx_modernbert.run import train_run
+    run_dir, _ = train_run(resolve_config("test", flags={"output": str(tmp_path_factory.mktemp("run")), "dataset": "titanic", "test": None}))
+    return run_dir

@@ -1,5 +1,5 @@
 "End to end through the installed console script: train (tiny settings) and predict on Titanic, House Prices, Penguins."
-import json, os, subprocess, sys
+import json, subprocess, sys
 from pathlib import Path
 import pandas as pd
 import pytest

@@ -1,19 +1,10 @@
 "`mlx-modernbert export`: ONNX through transformers + PyTorch, checked with onnxruntime against this package's logits on real rows."
 import functools, shutil
-from pathlib import Path
 import numpy as np
 import pytest
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    "A one-epoch Titanic run (96 rows, MiniLM), trained once for this module."
-    from mlx_modernbert.runconfig import resolve_config
-    from mlx_modernbert.run import train_run
-    run_dir, _ = train_run(resolve_config("test", flags={"output": str(tmp_path_factory.mktemp("export")), "dataset": "titanic", "test": None}))
-    return run_dir
 
 @pytest.fixture(scope="module")
 def exported(run_dir, tmp_path_factory):

@@ -1,9 +1,10 @@
 """Faults while training, injected: SIGTERM, two runs in one output folder, two writers of one token cache, an MLflow
 server that is down from the start. None of them may cost a finished epoch or show a traceback."""
-import json, multiprocessing as mp, signal, socket, subprocess, sys, time
+import json, multiprocessing as mp, signal, socket, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest
+from helpers import wait_for
 
 CLI = str(Path(sys.executable).with_name("mlx-modernbert"))
 TINY = ["--dataset", "titanic", "--limit-rows", "48", "--max-length", "32", "--test", "none", "--no-mlflow", "--seed", "7"]
@@ -13,14 +14,6 @@ def cli(*args, timeout=600):
 
 def runs(output:Path) -> list[Path]:
     return sorted(p for p in output.glob("*") if (p / "config.yaml").exists()) if output.exists() else []
-
-def wait_for(pred, proc, limit=300):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if pred(): return True
-        if proc.poll() is not None: return False
-        time.sleep(0.02)
-    return False
 
 @pytest.mark.slow
 def test_sigterm_stops_gracefully_and_the_run_resumes(tmp_path):

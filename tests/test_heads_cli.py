@@ -1,7 +1,6 @@
 """Every head through the command line, on tables a user would bring: multilabel (several 0/1 columns, tuned thresholds),
 ordinal, multi-output regression, a chosen loss, and a separate validation file."""
 import json
-from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest

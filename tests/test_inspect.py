@@ -3,14 +3,6 @@ import functools, json
 import pytest
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    "A one-epoch Titanic run (96 rows, MiniLM), trained once for this module."
-    from mlx_modernbert.runconfig import resolve_config
-    from mlx_modernbert.run import train_run
-    run_dir, _ = train_run(resolve_config("test", flags={"output": str(tmp_path_factory.mktemp("inspect")), "dataset": "titanic", "test": None}))
-    return run_dir
-
-@pytest.fixture(scope="module")
 def cli():
     import typer
     from typer.testing import CliRunner

@@ -1,9 +1,10 @@
 "A k-fold CLI run killed with SIGKILL in its second fold, then `train --resume RUN`, ends with the scores of an uninterrupted run."
-import json, os, signal, subprocess, sys, time
+import json, signal, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import wait_for
 
 CLI = str(Path(sys.executable).with_name("mlx-modernbert"))
 SETTINGS = ["train", "--dataset", "titanic", "--limit-rows", "64", "--max-length", "32", "--folds", "2", "--epochs", "3",
@@ -15,14 +16,6 @@ def cli(*args):
 def the_run(output:Path) -> Path|None:
     runs = [p for p in output.glob("*") if (p / "config.yaml").exists()] if output.exists() else []
     return runs[0] if runs else None
-
-def wait_for(pred, proc, limit=300):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if pred(): return True
-        if proc.poll() is not None: return False
-        time.sleep(0.02)
-    return False
 
 @pytest.mark.slow
 def test_sigkill_in_second_fold_then_resume_matches_uninterrupted(tmp_path):

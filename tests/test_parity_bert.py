@@ -4,7 +4,7 @@ import pytest
 from helpers import max_abs_diff, report
 from mlx_modernbert.backend import mx
 from mlx_modernbert.bert import BertModel, BertForSequenceClassification
-from mlx_modernbert.hub import resolve_model_dir, load_pretrained
+from mlx_modernbert.hub import resolve_model_dir
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

@@ -1,11 +1,10 @@
 "ModernBERT in MLX against transformers' ModernBertModel (float32, eager attention): outputs and checkpoints."
-import json
 import numpy as np
 import pytest
 from helpers import max_abs_diff, report
-from mlx_modernbert.backend import mx, nn
+from mlx_modernbert.backend import mx
 from mlx_modernbert.modernbert import ModernBertModel, ModernBertForMaskedLM, ModernBertForSequenceClassification
-from mlx_modernbert.hub import load_pretrained, CheckpointError
+from mlx_modernbert.hub import load_pretrained
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

@@ -1,7 +1,5 @@
 "A training process killed with SIGKILL mid-epoch resumes from its last checkpoint to the same weights as an uninterrupted run."
-import json, os, signal, subprocess, sys, textwrap
-from pathlib import Path
-import numpy as np
+import json, signal, subprocess, sys, textwrap
 import pytest
 
 SCRIPT = textwrap.dedent('''

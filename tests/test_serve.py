@@ -33,14 +33,6 @@ def stop_server(proc:subprocess.Popen):
     except subprocess.TimeoutExpired: proc.kill(); proc.wait(timeout=10)
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    "A one-epoch Titanic run (96 rows, MiniLM), trained once for this module."
-    from mlx_modernbert.runconfig import resolve_config
-    from mlx_modernbert.run import train_run
-    run_dir, _ = train_run(resolve_config("test", flags={"output": str(tmp_path_factory.mktemp("serve")), "dataset": "titanic", "test": None}))
-    return run_dir
-
-@pytest.fixture(scope="module")
 def server(run_dir):
     port = free_port()
     proc = start_server(run_dir, port, "max_body_mb=0.5", "max_wait_ms=20")
