@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/checkpoint.html.md"""
 
 # %% ../nbs/23_checkpoint.ipynb #ba1340db
 from __future__ import annotations
-import hashlib, json, os, shutil
+import errno, hashlib, json, os, shutil
 from pathlib import Path
 from mlx.utils import tree_flatten, tree_unflatten
 from .backend import mx
@@ -101,17 +101,25 @@ def save_checkpoint(
     folder = Path(folder); folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    learn.model.save_pretrained(tmp, tokenizer_dir=tokenizer_dir)
-    if has_lora(learn.model):   # plain merged weights for `predict` and `transformers`, the adapters to resume from
-        save_safetensors(merged_weights(learn.model), tmp / "model.safetensors")
-        save_adapters(learn.model, tmp / "adapters.safetensors")
-    if optimizer: save_safetensors(dict(tree_flatten(learn.opt.state)), tmp / "optimizer.safetensors")
-    state = {"epoch": learn.epoch, "step": learn.step, "history": learn.history, "step_losses": learn.step_losses,
-             "metric": learn.metric.name, "task": learn.task, "config": vars(learn.cfg)}
-    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1, default=str))
-    (tmp / "extra.json").write_text(json.dumps(extra or {}, indent=1, default=str))
-    write_checksums(tmp)
-    _sync_tree(tmp)
+    try:
+        learn.model.save_pretrained(tmp, tokenizer_dir=tokenizer_dir)
+        if has_lora(learn.model):   # plain merged weights for `predict` and `transformers`, the adapters to resume from
+            save_safetensors(merged_weights(learn.model), tmp / "model.safetensors")
+            save_adapters(learn.model, tmp / "adapters.safetensors")
+        if optimizer: save_safetensors(dict(tree_flatten(learn.opt.state)), tmp / "optimizer.safetensors")
+        state = {"epoch": learn.epoch, "step": learn.step, "history": learn.history, "step_losses": learn.step_losses,
+                 "metric": learn.metric.name, "task": learn.task, "config": vars(learn.cfg)}
+        (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1, default=str))
+        (tmp / "extra.json").write_text(json.dumps(extra or {}, indent=1, default=str))
+        write_checksums(tmp)
+        _sync_tree(tmp)
+    except (OSError, RuntimeError) as e:   # MLX reports a failed write as a RuntimeError
+        free = shutil.disk_usage(folder.parent).free
+        shutil.rmtree(tmp, ignore_errors=True)
+        if getattr(e, "errno", None) != errno.ENOSPC and free > 16 * 2**20: raise   # not a full disk: a bug, keep its traceback
+        raise CheckpointError(f"no space left to write the checkpoint {folder} ({free / 2**20:.0f} MiB free: {str(e).splitlines()[0][:120]}); "
+                              + ("the previous checkpoint there is intact; " if folder.exists() else "")
+                              + "free some space, then continue with `train --resume RUN_FOLDER`") from None
     _replace_dir(tmp, folder)
     return folder
 

@@ -120,3 +120,25 @@ def test_damaged_checkpoint_is_one_error_naming_the_file(final_checkpoint, tmp_p
     assert r.returncode == 2 and "Traceback" not in both and len(errors) == 1, both[-3000:]
     assert named in errors[0], errors[0]
     assert not (tmp_path / "sub.csv").exists()
+
+@pytest.fixture
+def small_disk(tmp_path):
+    "A 420 MiB tmpfs: room for one resumable MiniLM checkpoint (273 MB with its optimizer state), not for the next copy."
+    mount = tmp_path / "small"; mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=420m", "tmpfs", str(mount)], capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+@pytest.mark.slow
+def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(small_disk):
+    r = cli("train", *TINY, "--epochs", "3", "--output", small_disk / "runs")
+    out = r.stdout + r.stderr
+    assert r.returncode == 2 and "no space left to write the checkpoint" in r.stdout and "Traceback" not in out, out[-3000:]
+    assert "the previous checkpoint there is intact" in r.stdout
+    run = next(p for p in (small_disk / "runs").iterdir() if (p / "config.yaml").exists())
+    last = run / "model" / "checkpoints" / "last"
+    assert json.loads((last / "trainer_state.json").read_text())["epoch"] == 1   # the first epoch's checkpoint, whole
+    from mlx_modernbert.checkpoint import verify_checkpoint
+    verify_checkpoint(last)                                                        # its weights match their recorded hashes
+    assert not list(last.parent.glob(".*tmp*"))                                    # the half-written copy is gone
