@@ -104,7 +104,7 @@ def outcome(r, names:list[str]) -> str:
 CASES = {"predict": 0, "train": 0}
 
 @pytest.mark.slow
-@settings(max_examples=30, deadline=None, phases=[Phase.explicit, Phase.generate], database=None,
+@settings(max_examples=16, deadline=None, phases=[Phase.explicit, Phase.generate], database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=mutated(TEST, 20))
 def test_predict_on_mutated_test_csv(trained, tmp_path, case):
@@ -123,7 +123,7 @@ def test_predict_on_mutated_test_csv(trained, tmp_path, case):
             assert f"column {c}" in r.stdout + r.stderr, (c, r.stderr[-2000:])
 
 @pytest.mark.slow
-@settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.generate], database=None,
+@settings(max_examples=5, deadline=None, phases=[Phase.explicit, Phase.generate], database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=mutated(TRAIN, 48), target=st.lists(st.sampled_from(["", "yes", "2", "unknown", "1.0", "0"]), max_size=3))
 def test_train_on_mutated_train_csv(tmp_path, case, target):

@@ -131,7 +131,7 @@ def test_requests_arriving_together_are_batched(server, test_rows):
     assert after["batches"] - before["batches"] < 16, (before, after)   # some requests shared a pass
 
 def test_cli_wiring(run_dir):
-    "The command registers on a Typer app the way the CLI wires it; --quantize is refused with a one-line error."
+    "The command registers on a Typer app the way the CLI wires it; a bad --quantize is refused with a one-line error before loading."
     import functools, typer
     from typer.testing import CliRunner
     from mlx_modernbert.errors import MlxModernBertError
@@ -148,8 +148,8 @@ def test_cli_wiring(run_dir):
     runner = CliRunner()
     help = runner.invoke(app, ["serve", "--help"])
     assert help.exit_code == 0 and "--checkpoint" in help.output and "--max-body-mb" in help.output
-    got = runner.invoke(app, ["serve", "--checkpoint", str(run_dir), "--quantize", "4"])
-    assert got.exit_code == 2 and "--quantize is not available yet" in got.output
+    got = runner.invoke(app, ["serve", "--checkpoint", str(run_dir), "--quantize", "7"])
+    assert got.exit_code == 2 and "bits=7: use one of" in got.output
 
 
 def test_a_word_in_a_numeric_column_is_read_as_missing(server, test_rows):
