@@ -1,5 +1,5 @@
 "`mlx-modernbert export`: ONNX through transformers + PyTorch, checked with onnxruntime against this package's logits on real rows."
-import functools, shutil
+import shutil
 import numpy as np
 import pytest
 
@@ -30,21 +30,11 @@ def test_dynamic_batch_and_sequence_axes(exported, run_dir):
 
 def test_every_fold_or_the_one_named_through_the_cli(run_dir, tmp_path):
     "A run of two folds (the same model copied) gives model-fold-K.onnx files; --fold exports one; errors are one line."
-    import typer
     from typer.testing import CliRunner
-    from mlx_modernbert.errors import MlxModernBertError
-    from mlx_modernbert.export import export_command
     ck = run_dir / "model" / "checkpoints" / "final"
     fake = tmp_path / "run"
     for k in range(2): shutil.copytree(ck, fake / f"fold-{k}" / "checkpoints" / "final")
-    app = typer.Typer()
-    def one_line(fn):
-        @functools.wraps(fn)
-        def wrapper(**kwargs):
-            try: return fn(**kwargs)
-            except MlxModernBertError as e: typer.echo(f"error: {e}"); raise typer.Exit(2)
-        return wrapper
-    app.command("export")(one_line(export_command)); app.command("other")(lambda: None)
+    from mlx_modernbert.cli import app   # the real command line, wired as users get it
     runner = CliRunner()
     got = runner.invoke(app, ["export", str(fake), "--format", "onnx", "--output", str(tmp_path / "out" / "model.onnx"), "--no-verify"])
     assert got.exit_code == 0, got.output
@@ -59,8 +49,8 @@ def test_every_fold_or_the_one_named_through_the_cli(run_dir, tmp_path):
 
 def test_missing_packages_name_the_extra(monkeypatch):
     import importlib.util
-    from mlx_modernbert.errors import MlxModernBertError
     from mlx_modernbert.export import require_export_packages
+    from mlx_modernbert.errors import MlxModernBertError
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
     with pytest.raises(MlxModernBertError, match=r"pip install 'mlx_modernbert\[export\]'"): require_export_packages()

@@ -1,21 +1,11 @@
 "`mlx-modernbert inspect`: the description of a trained checkpoint, as tables and JSON, and a row's attention map."
-import functools, json
+import json
 import pytest
 
 @pytest.fixture(scope="module")
 def cli():
-    import typer
     from typer.testing import CliRunner
-    from mlx_modernbert.errors import MlxModernBertError
-    from mlx_modernbert.inspect_run import inspect_command
-    app = typer.Typer()
-    def one_line(fn):
-        @functools.wraps(fn)
-        def wrapper(**kwargs):
-            try: return fn(**kwargs)
-            except MlxModernBertError as e: typer.echo(f"error: {e}"); raise typer.Exit(2)
-        return wrapper
-    app.command("inspect")(one_line(inspect_command)); app.command("other")(lambda: None)
+    from mlx_modernbert.cli import app   # the real command line, wired as users get it
     return lambda *args: CliRunner().invoke(app, ["inspect", *map(str, args)])
 
 def test_json_matches_the_model(cli, run_dir):

@@ -132,19 +132,8 @@ def test_requests_arriving_together_are_batched(server, test_rows):
 
 def test_cli_wiring(run_dir):
     "The command registers on a Typer app the way the CLI wires it; a bad --quantize is refused with a one-line error before loading."
-    import functools, typer
     from typer.testing import CliRunner
-    from mlx_modernbert.errors import MlxModernBertError
-    from mlx_modernbert.serve import serve_command
-    app = typer.Typer()
-    def one_line(fn):
-        @functools.wraps(fn)
-        def wrapper(**kwargs):
-            try: return fn(**kwargs)
-            except MlxModernBertError as e: typer.echo(f"error: {e}"); raise typer.Exit(2)
-        return wrapper
-    app.command("serve")(one_line(serve_command))
-    app.command("other")(lambda: None)
+    from mlx_modernbert.cli import app   # the real command line, wired as users get it
     runner = CliRunner()
     help = runner.invoke(app, ["serve", "--help"])
     assert help.exit_code == 0 and "--checkpoint" in help.output and "--max-body-mb" in help.output
