@@ -1,74 +1,105 @@
-"""Accuracy of the default text model next to HistGradientBoosting, logistic regression and their blend, on the same folds.
+"""Accuracy of the default run on tables it has never seen, next to a default GBDT and a logistic (or ridge) regression on the same split.
 
-Usage: .venv/bin/python bench/accuracy.py [--datasets wine,breast_cancer,titanic] [--epochs N] [--limit-rows N] [--folds 5] [--out /tmp/bench-accuracy]
-Every score is out-of-fold on the text run's own folds; the blend weight is chosen on those out-of-fold rows (see blend.json).
+Usage: .venv/bin/python bench/accuracy.py [--datasets iris,wine,penguins,diabetes,breast_cancer,titanic] [--folds 0] [--out /tmp/bench-accuracy]
+
+The user's protocol from issue 16: each table is split once (seeded) into 75% training rows and a held-out 25% whose
+labels are put aside; `train --train X --target Y` runs with the defaults (plus --folds when given) and `predict`
+scores the held-out rows (the default run blends its tabular models in); a default scikit-learn HistGradientBoosting
+and a logistic regression (ridge for regression) are fitted on the same 75% and scored on the same 25%.
+Also reported: the text model alone on the held-out rows (`predict --no-blend`), and each part's validation score
+as the run's `blend.json` has it (out-of-fold with --folds k; the validation split otherwise).
 """
 import argparse, json, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
 
-def write_sklearn_csv(name:str, folder:Path) -> tuple[str, str]:
-    "One of scikit-learn's bundled tables as a CSV with a named target column; returns (path, target)."
-    from sklearn import datasets
-    d = {"wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer}[name](as_frame=True)
-    df = d.frame.copy()
-    df["target"] = np.asarray(d.target_names)[d.target]   # class names, not codes
-    path = folder / f"{name}.csv"; df.to_csv(path, index=False)
-    return str(path), "target"
+SKLEARN = {"iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer", "diabetes": "load_diabetes"}
 
-def logistic_oof(prep, splits) -> float:
-    "Out-of-fold score of a scaled logistic regression (one-hot categories, median-imputed numbers) on the run's folds."
-    from sklearn.compose import make_column_transformer, make_column_selector
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-    from mlx_modernbert.blend import gbdt_frame
+def table(name:str, folder:Path) -> tuple[Path, str, str|None]:
+    "The table as a CSV with a named target column: (path, target, id column)."
+    if name in SKLEARN:
+        from sklearn import datasets
+        d = getattr(datasets, SKLEARN[name])(as_frame=True)
+        df = d.frame.copy()
+        if name != "diabetes": df["target"] = np.asarray(d.target_names)[d.target]   # class names, not codes
+        path = folder / f"{name}.csv"; df.to_csv(path, index=False)
+        return path, "target", None
+    shared = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    if name == "titanic": return Path(__file__).resolve().parents[1] / "mlx_modernbert" / "data" / "titanic" / "train.csv", "Survived", "PassengerId"
+    if name == "penguins": return shared / "penguins" / "penguins.csv", "species", None
+    if name == "house_prices": return shared / "house_prices" / "train.csv", "SalePrice", "Id"
+    raise SystemExit(f"unknown table {name}")
+
+def baselines(task:str, metric:str, train:pd.DataFrame, held:pd.DataFrame, features:list[str], y_train, y_held, decode) -> dict:
+    "Default GBDT and linear model fitted on `train`, scored on `held` (the package's own fitting code: `mlx_modernbert.blend`)."
+    from mlx_modernbert.blend import fit_part, predict_part, table_schema, gbdt_frame
     from mlx_modernbert.metrics import task_score
-    ds = prep.ds
-    X = gbdt_frame(ds.frame, ds.features)
-    for c in X.select_dtypes("category"): X[c] = X[c].astype(object).where(X[c].notna(), "missing")
-    pre = make_column_transformer((make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), make_column_selector(dtype_include="number")),
-                                  (OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_include=object)))
-    k = len(ds.encoding.classes)
-    rows, preds = [], []
-    for s in splits:
-        train = np.setdiff1d(np.arange(len(ds.frame)), s["rows"])
-        model = make_pipeline(pre, LogisticRegression(max_iter=2000)).fit(X.iloc[train], prep.y[train])
-        p = np.zeros((len(s["rows"]), k)); p[:, model.classes_] = model.predict_proba(X.iloc[s["rows"]])
-        rows.append(s["rows"]); preds.append(p)
-    rows = np.concatenate(rows)
-    return task_score(prep.metric, ds.task, prep.y[rows], np.concatenate(preds))
+    schema = table_schema(train, features)
+    X, H = gbdt_frame(train, schema), gbdt_frame(held, schema)
+    k = int(np.max(y_train)) + 1 if task != "regression" else 0
+    return {part: task_score(metric, task, y_held, predict_part(fit_part(part, task, X, y_train), task, H, k), decode) for part in ("gbdt", "linear")}
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", default="wine,breast_cancer,titanic")
-    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--datasets", default="iris,wine,penguins,diabetes,breast_cancer,titanic")
+    ap.add_argument("--folds", type=int, default=0, help="0: the default (one validation split); k: k-fold")
     ap.add_argument("--epochs", type=int, default=None, help="default: RunConfig's")
-    ap.add_argument("--limit-rows", type=int, default=None, help="a seeded sample of N rows per table (CPU budget)")
+    ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", default="/tmp/bench-accuracy")
+    ap.add_argument("--reuse", action="store_true", help="reuse a finished run folder of the same table under --out (its blend is refitted with the current code)")
     a = ap.parse_args()
     from mlx_modernbert.runconfig import resolve_config
     from mlx_modernbert.run import train_run
-    from mlx_modernbert.blend import blend_run, run_splits
+    from mlx_modernbert.predict import predict_run
     from mlx_modernbert.prepare import Prepared
+    from mlx_modernbert.metrics import task_score
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-    lines = ["| table | rows | metric | text model | GBDT | logistic regression | blend (text weight) | text run s |", "|---|---|---|---|---|---|---|---|"]
+    results = []
     for name in a.datasets.split(","):
-        flags = dict(folds=a.folds, mlflow=False, output=str(out / "runs"), epochs=a.epochs, limit_rows=a.limit_rows)
-        if name == "titanic": flags["dataset"] = "titanic"
-        else: flags["train"], flags["target"] = write_sklearn_csv(name, out); flags["dataset"] = "none"
-        cfg = resolve_config(flags=flags, env={})
+        path, target, id_column = table(name, out)
+        df = pd.read_csv(path)
+        df = df[df[target].notna()].reset_index(drop=True)
+        held = df.sample(frac=0.25, random_state=a.seed)
+        train = df.drop(held.index)
+        train_csv, test_csv = out / f"{name}-train.csv", out / f"{name}-heldout.csv"
+        train.to_csv(train_csv, index=False); held.drop(columns=[target]).to_csv(test_csv, index=False)
+        flags = dict(dataset="none", train=str(train_csv), target=target, test=str(test_csv), folds=a.folds, mlflow=False,
+                     output=str(out / "runs"), epochs=a.epochs, seed=a.seed)
+        if id_column: flags["id_column"] = id_column
+        if name == "titanic": flags.update(dataset="titanic", train=str(train_csv), target=None)   # its curated template
+        cfg = resolve_config(flags={k: v for k, v in flags.items() if v is not None}, env={})
         t = time.perf_counter()
-        run_dir, summary = train_run(cfg)
-        seconds = time.perf_counter() - t
-        b = blend_run(run_dir, submission=False)
+        done = [r.parent for r in sorted((out / "runs").glob("*/scores.json")) if f"train: {train_csv}\n" in (r.parent / "config.yaml").read_text()]
+        if a.reuse and done:
+            run_dir, summary = done[-1], json.loads((done[-1] / "scores.json").read_text())
+            if summary.get("blend"):
+                from mlx_modernbert.blend import blend_run
+                b = blend_run(run_dir, tuple(summary["blend"]["weights"])[1:])
+                summary["blend"] = {k: b[k] for k in ("metric", "text", *b["parts"], "blend", "weights")}
+        else: run_dir, summary = train_run(cfg)
+        seconds = summary["seconds"] if a.reuse and done else time.perf_counter() - t
         prep = Prepared(cfg)
-        lr = logistic_oof(prep, run_splits(run_dir, prep.ds.task))
-        row = dict(table=name, rows=len(prep.ds), metric=b["metric"], text=b["text"], gbdt=b["gbdt"], logistic=lr, blend=b["blend"], weight=b["weight"], seconds=round(seconds))
-        print(json.dumps(row), flush=True)
-        lines.append(f"| {name} | {row['rows']} | {row['metric']} | {row['text']:.4f} | {row['gbdt']:.4f} | {lr:.4f} | {row['blend']:.4f} ({row['weight']}) | {row['seconds']} |")
-    print("\n".join(lines))
+        ds, metric = prep.ds, prep.metric
+        enc = ds.encoding
+        y_held = enc.encode(held[target])
+        blended = predict_run(test_csv, run_dir, probabilities=True)
+        text = predict_run(test_csv, run_dir, probabilities=True, blend=False)
+        def probs(sub): return sub[[f"prob_{c}" for c in enc.classes]].to_numpy() if ds.task != "regression" else enc.encode(sub[target]).reshape(-1, 1)
+        held_scores = {"text": task_score(metric, ds.task, y_held, probs(text), enc.decode),
+                       "default run": task_score(metric, ds.task, y_held, probs(blended), enc.decode)}
+        held_scores.update(baselines(ds.task, metric, ds.frame, held, ds.features, prep.y, y_held, enc.decode))
+        row = dict(table=name, rows=len(df), task=ds.task, metric=metric, template=prep.template.name, held_out=held_scores,
+                   validation=summary.get("blend") or {"text": summary.get("oof_score") or summary["scores"][0]}, seconds=round(seconds))
+        results.append(row); print(json.dumps(row), flush=True)
+        (out / "results.json").write_text(json.dumps(results, indent=1))
+    print("| table | rows | metric | default run | text alone | GBDT | linear | better baseline | validation: text / gbdt / linear / blend (weights) | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        h, v, higher = r["held_out"], r["validation"], r["metric"] not in ("rmse", "rmse_log", "mae", "log_loss")
+        best = max(h["gbdt"], h["linear"]) if higher else min(h["gbdt"], h["linear"])
+        vtext = " / ".join(f"{v[k]:.4f}" for k in ("text", "gbdt", "linear", "blend") if k in v)
+        weights = ", ".join(f"{k} {w:.2f}" for k, w in v.get("weights", {}).items())
+        print(f"| {r['table']} | {r['rows']} | {r['metric']} | {h['default run']:.4f} | {h['text']:.4f} | {h['gbdt']:.4f} | {h['linear']:.4f} | {best:.4f} | {vtext} ({weights}) | {r['seconds']} |")
 
 if __name__ == "__main__": main()

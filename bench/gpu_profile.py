@@ -21,7 +21,7 @@ if mode == "layer":
 else:
     from mlx_modernbert.trainer import Learner, TrainConfig
     from mlx_modernbert.loaders import TextLoader
-    net = init_weights(ModernBertForSequenceClassification(cfg))
+    net = init_weights(ModernBertForSequenceClassification(cfg)); net.set_dtype(mx.bfloat16)
     rng = np.random.default_rng(0)
     rows = [rng.integers(5, 50000, Lq).astype(np.int32) for _ in range(B * 4)]
     learn = Learner(net, TextLoader(rows, rng.integers(0, 2, len(rows)), B, pad_multiple=1), task="binary",

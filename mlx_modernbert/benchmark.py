@@ -12,11 +12,13 @@ from .backend import mx, blas_description
 from .config import modernbert_tiny, modernbert_base
 from .modernbert import ModernBertForSequenceClassification
 from .hub import init_weights, load_pretrained
-from .loaders import TextLoader
+from .loaders import TextLoader, packed_batch
+from .errors import DataError
 from .trainer import Learner, TrainConfig, predict_outputs
 
 # %% auto #0
-__all__ = ['MODELS', 'benchmark_model', 'run_benchmark', 'compare_torch', 'titanic_epoch']
+__all__ = ['MODELS', 'DATA_SHAPES', 'benchmark_model', 'run_benchmark', 'compare_torch', 'titanic_epoch', 'varied_rows',
+           'data_benchmark']
 
 # %% ../nbs/41_benchmark.ipynb #a03a024a
 MODELS = {"modernbert-tiny": modernbert_tiny, "modernbert-base": modernbert_base}
@@ -79,6 +81,8 @@ def _torch_model(net, dtype:str):
         model = cls.from_pretrained(tmp, attn_implementation="sdpa")
     return model.to(torch.bfloat16 if dtype == "bfloat16" else torch.float32).train()
 
+def _median_ms(times:list) -> float: return round(float(np.median(times)) * 1e3, 2)
+
 def compare_torch(
     model:str="modernbert-tiny", # a ModernBERT shape name or a model folder / offline name, built in both frameworks
     batch_size:int=16, # rows per training step
@@ -88,14 +92,17 @@ def compare_torch(
     warmup:int=2, # untimed steps per side before the first round
     dtype:str="float32", # `float32` or `bfloat16`, the same on both sides
     compile:bool=True, # compile the MLX step with `mx.compile`
+    torch_compile:bool|None=None, # also time transformers under `torch.compile` (default mode); default: on a GPU only
 ) -> dict:
-    "Median training-update time of this package's trainer and of transformers + PyTorch, alternating, and their ratio."
+    "Median update time, forward tokens/s and peak memory of this package's trainer, transformers eager and (optionally) transformers under `torch.compile`, alternating in one process, and the ratios."
     try: import torch
     except ImportError: raise ImportError("--compare torch needs PyTorch: pip install torch (CPU build is enough)") from None
     net = benchmark_model(model)
     device = "cuda" if torch.cuda.is_available() and mx.default_device() == mx.gpu else "cpu"
+    if torch_compile is None: torch_compile = device == "cuda"
     tnet = _torch_model(net, dtype).to(device)
     topt = torch.optim.AdamW(tnet.parameters(), lr=1e-4, weight_decay=0.01)
+    sides = {"eager": tnet} | ({"compiled": torch.compile(tnet)} if torch_compile else {})   # the same weights and optimizer
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     rng = np.random.default_rng(0)
     rows = [rng.integers(5, net.config.vocab_size, seq_length).astype(np.int32) for _ in range(batch_size * steps)]
@@ -103,25 +110,60 @@ def compare_torch(
     learn = Learner(_cast(net, dtype), TextLoader(rows, labels, batch_size, pad_multiple=1), task="binary",
                     config=TrainConfig(epochs=1, compile=compile, dtype=dtype, warmup_ratio=0, schedule="constant"))
     ids = torch.tensor(np.stack(rows[:batch_size]), dtype=torch.long, device=device)
-    y = torch.tensor(labels[:batch_size], device=device)
-    def torch_step():
+    ones, y = torch.ones_like(ids), torch.tensor(labels[:batch_size], device=device)
+    mids, mmask = mx.array(np.stack(rows[:batch_size])), mx.ones((batch_size, seq_length), mx.int32)
+    def torch_step(m):
         sync(); start = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(tnet(input_ids=ids, attention_mask=torch.ones_like(ids)).logits.float(), y)
+        loss = torch.nn.functional.cross_entropy(m(input_ids=ids, attention_mask=ones).logits.float(), y)
         loss.backward(); torch.nn.utils.clip_grad_norm_(tnet.parameters(), 1.0); topt.step(); topt.zero_grad()
         sync(); return time.perf_counter() - start
-    for _ in range(warmup): learn.time_updates(1); torch_step()
-    mlx_times, torch_times = [], []
+    def torch_forward(m):
+        sync(); start = time.perf_counter()
+        with torch.inference_mode(): m(input_ids=ids, attention_mask=ones).logits.float().cpu()
+        return time.perf_counter() - start
+    def mlx_forward():
+        start = time.perf_counter(); mx.eval(net(mids, mmask).astype(mx.float32)); return time.perf_counter() - start
+    def torch_peak(run):   # peak of torch's allocator over `run`, beyond what it held before (weights, AdamW state)
+        if device != "cuda": return run(), None
+        torch.cuda.reset_peak_memory_stats(); out = run(); return out, torch.cuda.max_memory_allocated()
+    for _ in range(warmup):
+        learn.time_updates(1)
+        for m in sides.values(): torch_step(m)
+    train = {k: [] for k in ["mlx", *sides]}; peaks = {k: 0 for k in train}
     for _ in range(rounds):
-        mlx_times += learn.time_updates(steps)
-        torch_times += [torch_step() for _ in range(steps)]
-    mlx_s, torch_s = float(np.median(mlx_times)), float(np.median(torch_times))
+        mx.reset_peak_memory(); train["mlx"] += learn.time_updates(steps); peaks["mlx"] = max(peaks["mlx"], mx.get_peak_memory())
+        for k, m in sides.items():
+            t, p = torch_peak(lambda: [torch_step(m) for _ in range(steps)])
+            train[k] += t; peaks[k] = max(peaks[k], p or 0)
+    net.eval(); tnet.eval()
+    for _ in range(warmup):
+        mlx_forward()
+        for m in sides.values(): torch_forward(m)
+    infer = {k: [] for k in train}
+    for _ in range(rounds):
+        infer["mlx"] += [mlx_forward() for _ in range(steps)]
+        for k, m in sides.items(): infer[k] += [torch_forward(m) for _ in range(steps)]
+    tnet.train()
     tokens = batch_size * seq_length
-    return {"model": model, "batch_size": batch_size, "seq_length": seq_length, "dtype": dtype, "compile": compile,
-            "mlx_step_s": round(mlx_s, 4), "torch_step_s": round(torch_s, 4),
-            "mlx_tokens_per_s": round(tokens / mlx_s, 1), "torch_tokens_per_s": round(tokens / torch_s, 1),
-            "speedup_vs_torch": round(torch_s / mlx_s, 3), "torch": torch.__version__, "torch_device": device,
-            "torch_threads": torch.get_num_threads(),
-            "torch_peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3) if device == "cuda" else None}
+    step = {k: float(np.median(v)) for k, v in train.items()}
+    fwd = {k: float(np.median(v)) for k, v in infer.items()}
+    out = {"model": model, "batch_size": batch_size, "seq_length": seq_length, "dtype": dtype, "compile": compile,
+           "mlx_step_s": round(step["mlx"], 4), "torch_step_s": round(step["eager"], 4),
+           "mlx_tokens_per_s": round(tokens / step["mlx"], 1), "torch_tokens_per_s": round(tokens / step["eager"], 1),
+           "speedup_vs_torch": round(step["eager"] / step["mlx"], 3),
+           "mlx_infer_tokens_per_s": round(tokens / fwd["mlx"], 1), "torch_infer_tokens_per_s": round(tokens / fwd["eager"], 1),
+           "infer_speedup_vs_torch": round(fwd["eager"] / fwd["mlx"], 3),
+           "mlx_peak_memory_gib": round(peaks["mlx"] / 2**30, 3),
+           "torch_peak_memory_gib": round(peaks["eager"] / 2**30, 3) if device == "cuda" else None,
+           "torch": torch.__version__, "torch_device": device, "torch_threads": torch.get_num_threads(),
+           "step_ms": {k: _median_ms(v) for k, v in train.items()}, "infer_ms": {k: _median_ms(v) for k, v in infer.items()}}
+    if torch_compile:
+        out |= {"compiled_step_s": round(step["compiled"], 4), "compiled_tokens_per_s": round(tokens / step["compiled"], 1),
+                "speedup_vs_compiled": round(step["compiled"] / step["mlx"], 3),
+                "compiled_infer_tokens_per_s": round(tokens / fwd["compiled"], 1),
+                "infer_speedup_vs_compiled": round(fwd["compiled"] / fwd["mlx"], 3),
+                "compiled_peak_memory_gib": round(peaks["compiled"] / 2**30, 3) if device == "cuda" else None}
+    return out
 
 # %% ../nbs/41_benchmark.ipynb #6a1263a8
 def titanic_epoch(
@@ -148,3 +190,101 @@ def titanic_epoch(
     return {"data": "titanic", "model": model, "rows": len(rows), "batch_size": batch_size, "epoch_s": round(seconds[-1], 2),
             "real_tokens_per_s": round(real / seconds[-1], 1), "padded_tokens_per_s": round(padded / seconds[-1], 1),
             "padding_share": round(1 - real / padded, 3), "device": str(mx.default_device()), "blas": blas_description()}
+
+# %% ../nbs/41_benchmark.ipynb #7a96516a
+DATA_SHAPES = {"titanic-like": "about 60 tokens a row (normal, sd 8, 30-100)",
+               "longtail": "log-normal lengths, median 80 tokens, up to the row limit"}
+
+def varied_rows(
+    data:str, # `titanic-like` or `longtail` (see `DATA_SHAPES`)
+    n:int, # rows
+    max_length:int=512, # the longest row
+    vocab:int=50368, # token ids are drawn below this
+    seed:int=0, # fixes lengths, ids and labels
+) -> tuple[list[np.ndarray], np.ndarray]:
+    "Random token rows whose lengths follow `data`'s shape, and random binary labels."
+    if data not in DATA_SHAPES: raise DataError(f"data={data!r}: use one of {sorted(DATA_SHAPES)}")
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(60, 8, n) if data == "titanic-like" else rng.lognormal(np.log(80), 0.9, n)
+    lengths = np.clip(np.round(raw), 8 if data == "longtail" else 30, max_length if data == "longtail" else 100).astype(int)
+    return [rng.integers(5, vocab, k).astype(np.int32) for k in lengths], rng.integers(0, 2, n)
+
+def _packed_step(net, dtype:str):
+    "A compiled update (loss, clipping, AdamW as the Learner's) on packed batches."
+    import mlx.nn as nn
+    from functools import partial
+    from mlx_modernbert.heads import task_loss
+    from mlx_modernbert.trainer import make_optimizer, clip_global_norm
+    opt = make_optimizer(net, TrainConfig(dtype=dtype, warmup_ratio=0, schedule="constant"), 1000); opt.init(net.trainable_parameters())
+    loss_fn = task_loss("binary")
+    grad = nn.value_and_grad(net, lambda m, ids, seg, y: loss_fn(m(ids, segment_ids=seg, num_rows=y.shape[0]).astype(mx.float32), y).mean())
+    state = [net.state, opt.state, mx.random.state]
+    @partial(mx.compile, inputs=state, outputs=state)
+    def step(ids, seg, y):
+        loss, g = grad(net, ids, seg, y); opt.update(net, clip_global_norm(g, 1.0)); return loss
+    return lambda *a: mx.eval(step(*a), state)
+
+def data_benchmark(
+    data:str="longtail", # `titanic-like` or `longtail` rows (see `DATA_SHAPES`)
+    model:str="modernbert-base", # a ModernBERT shape name (random weights)
+    batch_size:int=32, # rows per update, the same rows on every path
+    rows:int=1024, # rows in the timed epoch
+    max_length:int=512, # the longest row
+    capacity:int|None=None, # tokens per packed sequence (default `max_length`; at least the longest row)
+    dtype:str="bfloat16", # `float32` or `bfloat16`
+    torch:bool=True, # also time transformers + PyTorch on padded batches (needs PyTorch)
+) -> dict:
+    "Real (non-pad) tokens/s of an epoch of varied-length rows: packed, the trainer's bucketed padding, and transformers with padding."
+    rows_, labels = varied_rows(data, rows, max_length, seed=0)
+    capacity = capacity or max_length
+    real = int(sum(len(r) for r in rows_))
+    batches = [np.arange(i, min(i + batch_size, rows)) for i in range(0, rows, batch_size)]
+    def padded(idx, multiple=8):
+        longest = -(-max(len(rows_[i]) for i in idx) // multiple) * multiple
+        ids, mask = np.zeros((len(idx), longest), np.int32), np.zeros((len(idx), longest), np.int32)
+        for j, i in enumerate(idx): ids[j, :len(rows_[i])] = rows_[i]; mask[j, :len(rows_[i])] = 1
+        return ids, mask
+    def epoch(run):   # first pass compiles every shape; the second is timed
+        for _ in range(2):
+            start = time.perf_counter()
+            for b in batches: run(b)
+            seconds = time.perf_counter() - start
+        return seconds
+    out = {"data": data, "shape": DATA_SHAPES[data], "model": model, "rows": rows, "batch_size": batch_size, "dtype": dtype,
+           "capacity": capacity, "real_tokens": real, "device": str(mx.default_device())}
+    packs = {tuple(b): packed_batch([rows_[i] for i in b], capacity, sequence_multiple=2) for b in batches}
+    out["packed_tokens"] = int(sum(p[0].size for p in packs.values()))
+    out["padded_tokens"] = int(sum(padded(b)[0].size for b in batches))
+    net = _cast(benchmark_model(model), dtype)
+    net.eval()   # packed and padded logits of the first batch, before any update
+    ids, seg = packs[tuple(batches[0])]; pids, pmask = padded(batches[0])
+    out["first_batch_max_logit_diff"] = float(mx.abs(net(mx.array(ids), segment_ids=mx.array(seg), num_rows=len(batches[0]))
+                                                     - net(mx.array(pids), mx.array(pmask))).max().item())
+    net.train()
+    step = _packed_step(net, dtype)
+    seconds = epoch(lambda b: step(*(mx.array(a) for a in packs[tuple(b)]), mx.array(labels[b])))
+    out["mlx_packed"] = {"epoch_s": round(seconds, 3), "real_tokens_per_s": round(real / seconds), "peak_memory_gib": round(mx.get_peak_memory() / 2**30, 2)}
+    learn = Learner(_cast(benchmark_model(model), dtype), TextLoader(rows_, labels, batch_size, shuffle=False, seed=0), task="binary",
+                    config=TrainConfig(epochs=1, dtype=dtype, warmup_ratio=0, schedule="constant"))
+    learn.time_updates(len(batches)); mx.reset_peak_memory()
+    seconds = float(sum(learn.time_updates(len(batches))))
+    out["mlx_padded_buckets"] = {"epoch_s": round(seconds, 3), "real_tokens_per_s": round(real / seconds),
+                                 "padding_share": round(1 - real / sum(int(b["attention_mask"].size) for b in learn.train_dl.stream(0)), 3),
+                                 "peak_memory_gib": round(mx.get_peak_memory() / 2**30, 2)}
+    if torch:
+        import torch as T
+        device = "cuda" if T.cuda.is_available() and mx.default_device() == mx.gpu else "cpu"
+        tnet = _torch_model(benchmark_model(model), dtype).to(device)
+        topt = T.optim.AdamW(tnet.parameters(), lr=1e-4, weight_decay=0.01)
+        def torch_step(b):
+            ids, mask = (T.tensor(a, dtype=T.long, device=device) for a in padded(b))
+            loss = T.nn.functional.cross_entropy(tnet(input_ids=ids, attention_mask=mask).logits.float(), T.tensor(labels[b], device=device))
+            loss.backward(); T.nn.utils.clip_grad_norm_(tnet.parameters(), 1.0); topt.step(); topt.zero_grad()
+            if device == "cuda": T.cuda.synchronize()
+        if device == "cuda": T.cuda.reset_peak_memory_stats()
+        seconds = epoch(torch_step)
+        out["torch_padded"] = {"epoch_s": round(seconds, 3), "real_tokens_per_s": round(real / seconds), "torch": T.__version__,
+                               "peak_memory_gib": round(T.cuda.max_memory_allocated() / 2**30, 2) if device == "cuda" else None}
+        out["packed_vs_torch_padded"] = round(out["mlx_packed"]["real_tokens_per_s"] / out["torch_padded"]["real_tokens_per_s"], 3)
+    out["packed_vs_padded_buckets"] = round(out["mlx_packed"]["real_tokens_per_s"] / out["mlx_padded_buckets"]["real_tokens_per_s"], 3)
+    return out

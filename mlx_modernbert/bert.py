@@ -9,7 +9,7 @@ from __future__ import annotations
 from .backend import mx, nn
 from .config import BertConfig
 from .layers import activation, attention, padding_bias, pool
-from .hub import PretrainedMixin
+from .hub import PretrainedMixin, MaskedLMMixin
 
 # %% auto #0
 __all__ = ['TASK_CLASSES', 'BertEmbeddings', 'BertSelfAttention', 'BertSelfOutput', 'BertAttention', 'BertIntermediate',
@@ -246,7 +246,7 @@ class BertOnlyMLMHead(nn.Module):
         super().__init__()
         self.predictions = BertLMPredictionHead(config)
 
-class BertForMaskedLM(PretrainedMixin, nn.Module):
+class BertForMaskedLM(MaskedLMMixin, PretrainedMixin, nn.Module):
     "BERT with the masked-LM head: returns logits over the vocabulary (batch, length, vocab)."
     config_class, hf_architecture, base_prefix, is_task = BertConfig, "BertForMaskedLM", "bert", True
 
@@ -266,8 +266,15 @@ class BertForMaskedLM(PretrainedMixin, nn.Module):
         tied = ("cls.predictions.decoder.bias",) + (("cls.predictions.decoder.weight",) if self.config.tie_word_embeddings else ())
         return {k: v for k, v in BertModel.sanitize(weights).items() if k not in tied}
 
+    def decode(self,
+               h:mx.array, # final hidden states (..., hidden)
+              ) -> mx.array:
+        "Vocabulary logits of hidden states: `cls.predictions` (transform, decoder tied to the word embeddings, bias)."
+        return self.cls.predictions(h, self.bert.embeddings.word_embeddings)
+
+
     def __call__(self, input_ids:mx.array, attention_mask:mx.array|None=None, token_type_ids:mx.array|None=None) -> mx.array:
-        return self.cls.predictions(self.bert(input_ids, attention_mask, token_type_ids), self.bert.embeddings.word_embeddings)
+        return self.decode(self.bert(input_ids, attention_mask, token_type_ids))
 
 # %% ../nbs/05_bert.ipynb #3f4b1879
 TASK_CLASSES = {"base": BertModel, "masked-lm": BertForMaskedLM, "sequence-classification": BertForSequenceClassification}

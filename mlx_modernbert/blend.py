@@ -1,4 +1,4 @@
-"""A gradient-boosted model trained on the same folds as the text model, blended with it on out-of-fold predictions, each part's score reported.
+"""Gradient-boosted trees and a linear model trained on the same folds as the text model, blended with it on out-of-fold predictions, each part's score reported.
 
 Docs: https://mlx-modernbert.github.io/mlx_modernbert/blend.html.md"""
 
@@ -6,76 +6,115 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/blend.html.md"""
 
 # %% ../nbs/37_blend.ipynb #4a566aea
 from __future__ import annotations
-import json, re
+import itertools, json, pickle, re
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
 from .errors import DataError
-from .datasets import read_table, atomic_to_csv, atomic_write_text
+from .datasets import read_table, atomic_write, atomic_write_text
 from .runconfig import RunConfig
 from .prepare import Prepared
 from .metrics import get_metric, task_score
-from .outputs import average_outputs, load_heldout, output_predictions, prediction_columns
-from .predict import predict_run
+from .outputs import average_outputs, load_heldout, output_predictions
 
 # %% auto #0
-__all__ = ['BLEND_TASKS', 'gbdt_frame', 'gbdt_predict', 'blend_weight', 'run_splits', 'blend_run']
+__all__ = ['BLEND_PARTS', 'BLEND_TASKS', 'BLEND_CHOICES', 'MODELS_FILE', 'table_schema', 'gbdt_frame', 'fit_part', 'predict_part',
+           'blend_weights', 'run_splits', 'blend_parts', 'blended_predictions', 'blend_run']
 
 # %% ../nbs/37_blend.ipynb #849c3cb9
+def table_schema(
+    reference:pd.DataFrame, # the training rows that fix each column's categories
+    features:list[str], # the columns the models may see
+    max_categories:int=255, # text columns with more distinct values are free text (names, tickets) and left out
+) -> dict[str, list|None]:
+    "How each usable feature is read: `None` for a number, the reference rows' sorted categories for text; free text left out."
+    schema = {}
+    for c in features:
+        if pd.api.types.is_numeric_dtype(reference[c]): schema[c] = None; continue
+        known = sorted(reference[c].dropna().astype(str).unique())
+        if len(known) <= max_categories: schema[c] = known
+    return schema
+
 def gbdt_frame(
     frame:pd.DataFrame, # rows to convert (training, held-out or test rows)
-    features:list[str], # the columns the model may see
-    reference:pd.DataFrame|None=None, # the training rows that fix each column's categories (default: `frame`)
-    max_categories:int=255, # text columns with more distinct values are free text (names, tickets) and dropped
+    schema:dict, # `table_schema` of the training rows
 ) -> pd.DataFrame:
-    "The feature columns as HistGradientBoosting reads them: numbers as floats, text as categories of the reference rows, free text dropped."
-    reference = frame if reference is None else reference
+    "The schema's columns as the tabular models read them: numbers as floats, text as categories (a value unseen in training is missing)."
     out = {}
-    for c in features:
-        if pd.api.types.is_numeric_dtype(reference[c]): out[c] = pd.to_numeric(frame[c], errors="coerce").astype(float); continue
-        known = sorted(reference[c].dropna().astype(str).unique())
-        if len(known) > max_categories: continue
+    for c, known in schema.items():
+        if known is None: out[c] = pd.to_numeric(frame[c], errors="coerce").astype(float); continue
         text = frame[c].where(frame[c].isna(), frame[c].astype(str))
-        out[c] = pd.Categorical(text.where(text.isin(known)), categories=known)   # unseen values: missing
+        out[c] = pd.Categorical(text.where(text.isin(known)), categories=known)
     return pd.DataFrame(out, index=frame.index)
 
 # %% ../nbs/37_blend.ipynb #ce9f128a
-def gbdt_predict(
+BLEND_PARTS = ("gbdt", "linear")
+
+def _as_words(X:pd.DataFrame # categories and floats
+             ) -> pd.DataFrame:
+    "Category columns as plain strings with missing values as `missing` (what one-hot encoding reads)."
+    return X.apply(lambda s: s.astype(object).where(s.notna(), "missing") if isinstance(s.dtype, pd.CategoricalDtype) else s)
+
+def fit_part(
+    part:str, # `gbdt` (HistGradientBoosting) or `linear` (logistic or ridge regression on scaled numbers and one-hot categories)
     task:str, # `binary`, `multiclass` or `regression`
     X:pd.DataFrame, # training features (`gbdt_frame`)
     y:np.ndarray, # encoded training targets (class indices, or standardised values)
-    predict:list[pd.DataFrame], # feature tables to predict
-    num_classes:int=0, # classification: the number of classes (columns of the probabilities)
     seed:int=42, # the model's random state
-) -> list[np.ndarray]:
-    "Fit a default HistGradientBoosting on (`X`, `y`); predictions for each of `predict` as the text model gives them: class probabilities or (rows, 1) values."
+):
+    "A default scikit-learn model of kind `part`, fitted on (`X`, `y`)."
+    from sklearn.compose import make_column_transformer
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    if task == "regression":
-        model = HistGradientBoostingRegressor(categorical_features="from_dtype", random_state=seed).fit(X, np.asarray(y).reshape(-1))
-        return [model.predict(P).reshape(-1, 1) for P in predict]
-    model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=seed).fit(X, y)
-    out = []
-    for P in predict:   # a class missing from these training rows keeps probability 0
-        p = np.zeros((len(P), num_classes)); p[:, model.classes_] = model.predict_proba(P); out.append(p)
-    return out
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+    y = np.asarray(y).reshape(-1) if task == "regression" else np.asarray(y)
+    if part == "gbdt":
+        kind = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
+        return kind(categorical_features="from_dtype", random_state=seed).fit(X, y)
+    if part != "linear": raise DataError(f"blend part {part!r} is not one of {BLEND_PARTS}")
+    numbers = [c for c in X.columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
+    columns = make_column_transformer((make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()), numbers),
+                                      (OneHotEncoder(handle_unknown="ignore"), [c for c in X.columns if c not in numbers]))
+    model = RidgeCV(alphas=np.logspace(-3, 3, 13)) if task == "regression" else LogisticRegression(max_iter=2000)
+    return make_pipeline(FunctionTransformer(_as_words), columns, model).fit(X, y)
+
+def predict_part(
+    model, # what `fit_part` returned
+    task:str, # the task it was fitted for
+    X:pd.DataFrame, # features to predict (`gbdt_frame`)
+    num_classes:int=0, # classification: the number of classes (columns of the probabilities)
+) -> np.ndarray:
+    "Predictions as the text model gives them: (rows, classes) probabilities, a class missing from the training rows at 0; or (rows, 1) values."
+    if task == "regression": return np.asarray(model.predict(X), dtype=float).reshape(-1, 1)
+    p = np.zeros((len(X), num_classes)); p[:, model.classes_] = model.predict_proba(X)
+    return p
 
 # %% ../nbs/37_blend.ipynb #1d326424
-def blend_weight(
+def blend_weights(
     metric:str, # the run's metric
     task:str, # the task
     y:np.ndarray, # encoded targets of the out-of-fold rows
-    text:np.ndarray, # the text model's out-of-fold predictions (probabilities or values)
-    gbdt:np.ndarray, # the GBDT's out-of-fold predictions, same shape
+    parts:dict, # part name -> its out-of-fold predictions (probabilities or values), all the same shape
     decode=None, # regression: encoded values to original units (`LabelEncoding.decode`)
-    grid:int=21, # weights tried, evenly spaced over [0, 1]
-) -> tuple[float, dict]:
-    "The text model's weight `w` in `w * text + (1 - w) * gbdt` with the best out-of-fold score (ties: the one nearest the middle of the tied weights), and every weight's score."
-    m = get_metric(metric)
-    scores = {round(float(w), 4): task_score(m, task, y, w * text + (1 - w) * gbdt, decode) for w in np.linspace(0, 1, grid)}
-    best = max(scores.values()) if m.greater_is_better else min(scores.values())
-    tied = [w for w, s in scores.items() if s == best]
-    return min(tied, key=lambda w: abs(w - np.median(tied))), scores
+    step:float=0.05, # the weights are multiples of this
+) -> tuple[dict, float]:
+    "The weights (summing to 1) of the parts' predictions with the best out-of-fold score (ties: the lowest log loss, then the most even), and that score."
+    m, names, n = get_metric(metric), list(parts), round(1 / step)
+    scored = []
+    for combo in itertools.product(range(n + 1), repeat=len(names)):
+        if sum(combo) != n: continue
+        w = tuple(k / n for k in combo)
+        scored.append((w, task_score(m, task, y, sum(wi * parts[p] for wi, p in zip(w, names)), decode)))
+    best = (max if m.greater_is_better else min)(s for _, s in scored)
+    tied = [w for w, s in scored if s == best]
+    def calibration(w):   # classification: a coarse metric (accuracy) ties often; the log loss says which blend is surer where right
+        if task == "regression" or len(tied) == 1: return 0.0
+        return task_score("log_loss", task, y, np.clip(sum(wi * parts[p] for wi, p in zip(w, names)), 1e-7, 1))
+    w = min(tied, key=lambda w: (round(calibration(w), 12), np.var(w)))
+    return dict(zip(names, w)), best
 
 # %% ../nbs/37_blend.ipynb #809156bd
 def run_splits(
@@ -94,47 +133,72 @@ def run_splits(
 
 # %% ../nbs/37_blend.ipynb #006b349f
 BLEND_TASKS = ("binary", "multiclass", "regression")
+BLEND_CHOICES = ("auto", "all", "gbdt", "linear")
+MODELS_FILE = Path("blend") / "models.pkl"
+
+def blend_parts(
+    spec:str|None, # RunConfig's `blend`: auto, all, gbdt, linear, or None
+    prep:Prepared, # the run's data (task, targets, template)
+) -> tuple[str, ...]:
+    "The tabular models a run blends with its text model: `auto` means all of them for one binary/multiclass/regression target and a generic template, else none."
+    from mlx_modernbert.templates import KeyValueTemplate, SentenceTemplate
+    supported = prep.ds.task in BLEND_TASKS and len(prep.ds.targets) == 1
+    if spec is None: return ()
+    if spec == "auto": return BLEND_PARTS if supported and isinstance(prep.template, (KeyValueTemplate, SentenceTemplate)) else ()
+    if not supported:
+        raise DataError(f"blend={spec!r} is for one binary, multiclass or regression target; this run's task is {prep.ds.task} "
+                        f"with target(s) {prep.ds.targets}: drop --blend (blending supports {', '.join(BLEND_TASKS)} with one target)")
+    return BLEND_PARTS if spec == "all" else (spec,)
+
+def blended_predictions(
+    run_dir:str|Path, # a run folder
+    frame:pd.DataFrame, # the rows to predict (raw feature columns)
+    text:np.ndarray, # the text model's predictions for those rows (probabilities, or encoded values)
+) -> np.ndarray|None:
+    "The run's saved blend applied to `frame` (None when the run has no `blend/models.pkl`)."
+    path = Path(run_dir) / MODELS_FILE
+    if not path.is_file(): return None
+    saved = pickle.loads(path.read_bytes())
+    out = saved["weights"]["text"] * np.asarray(text, dtype=float)
+    for part in saved["parts"]:
+        preds = [predict_part(s["models"][part], saved["task"], gbdt_frame(frame, s["schema"]), saved["num_classes"]) for s in saved["splits"]]
+        out = out + saved["weights"][part] * np.mean(preds, axis=0)
+    return out
 
 def blend_run(
     run_dir:str|Path, # a finished run folder (`config.yaml` and a `heldout.npz` per model folder)
-    grid:int=21, # weights tried, evenly spaced over [0, 1]
-    seed:int|None=None, # the GBDT's random state (default: the run's seed)
-    test:str|Path|None=None, # a test CSV to predict (default: the run's own test file, if any)
-    submission:bool=True, # write `submission_blend.csv` when there is a test file (False: out-of-fold scores only)
+    parts:tuple|str="all", # the tabular models to blend: `all`, `gbdt`, `linear`, or a tuple of them
+    step:float=0.05, # the weights are multiples of this
+    seed:int|None=None, # the models' random state (default: the run's seed)
 ) -> dict:
-    "Fit a GBDT on the run's own splits, blend it with the text model on out-of-fold rows, and write `blend.json` (and `submission_blend.csv` when there is a test file)."
+    "Fit tabular models on the run's own splits, blend them with the text model on out-of-fold rows, save them (`blend/models.pkl`), and write `blend.json`."
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists(): raise DataError(f"{run_dir}: no config.yaml; pass a run folder")
     cfg = RunConfig(**yaml.safe_load((run_dir / "config.yaml").read_text()))
     prep = Prepared(cfg)
     ds, task, enc = prep.ds, prep.ds.task, prep.ds.encoding
-    if task not in BLEND_TASKS or len(ds.targets) > 1:
+    parts = blend_parts(parts, prep) if isinstance(parts, str) else tuple(parts)
+    if not parts or task not in BLEND_TASKS or len(ds.targets) > 1:
         raise DataError(f"blend: the run's task is {task} with target(s) {ds.targets}; blending supports {', '.join(BLEND_TASKS)} with one target")
     splits, seed = run_splits(run_dir, task), cfg.seed if seed is None else seed
-    X = gbdt_frame(ds.frame, ds.features)
-    test = (prep.test_path if test is None else test) if submission else None
-    test_frame = None if test is None else read_table(test, "test")
-    gbdt, test_preds, per_split = [], [], {}
+    oof, saved_splits, per_split = {p: [] for p in parts}, [], {p: {} for p in parts}
     for s in splits:
         train = np.setdiff1d(np.arange(len(ds.frame)), s["rows"])
-        ref = ds.frame.iloc[train]
-        predict = [gbdt_frame(ds.frame.iloc[s["rows"]], ds.features, ref)] + ([gbdt_frame(test_frame, ds.features, ref)] if test is not None else [])
-        preds = gbdt_predict(task, X.iloc[train], prep.y[train], predict, len(enc.classes), seed)
-        gbdt.append(preds[0]); test_preds += preds[1:]
-        per_split[s["name"]] = task_score(prep.metric, task, prep.y[s["rows"]], preds[0], enc.decode)
+        schema = table_schema(ds.frame.iloc[train], ds.features)
+        X, held = gbdt_frame(ds.frame.iloc[train], schema), gbdt_frame(ds.frame.iloc[s["rows"]], schema)
+        models = {p: fit_part(p, task, X, prep.y[train], seed) for p in parts}
+        for p, model in models.items():
+            oof[p].append(predict_part(model, task, held, len(enc.classes)))
+            per_split[p][s["name"]] = task_score(prep.metric, task, prep.y[s["rows"]], oof[p][-1], enc.decode)
+        saved_splits.append({"name": s["name"], "schema": schema, "models": models})
     rows = np.concatenate([s["rows"] for s in splits])
-    text, gbdt = np.concatenate([output_predictions(task, s["outputs"]) for s in splits]), np.concatenate(gbdt)
-    w, scores = blend_weight(prep.metric, task, prep.y[rows], text, gbdt, enc.decode, grid)
-    result = {"metric": prep.metric, "text": scores[1.0], "gbdt": scores[0.0], "blend": scores[w], "weight": w,
-              "gbdt_splits": per_split, "weights": scores, "submission": None}
-    if test is not None:
-        sub = predict_run(test, run_dir, probabilities=True)
-        text_test = (sub[[f"prob_{c}" for c in enc.classes]].to_numpy() if task != "regression"
-                     else enc.encode(sub[ds.targets[0]]).reshape(-1, 1))
-        blended = w * text_test + (1 - w) * np.mean(test_preds, axis=0)
-        out = sub[[ds.id_column]].copy() if ds.id_column else pd.DataFrame(index=sub.index)
-        for k, v in prediction_columns(task, enc, blended, probabilities=False).items(): out[k] = v
-        atomic_to_csv(out, run_dir / "submission_blend.csv")
-        result["submission"] = str(run_dir / "submission_blend.csv")
+    predictions = {"text": np.concatenate([output_predictions(task, s["outputs"]) for s in splits]), **{p: np.concatenate(v) for p, v in oof.items()}}
+    weights, best = blend_weights(prep.metric, task, prep.y[rows], predictions, enc.decode, step)
+    result = {"metric": prep.metric, **{p: task_score(prep.metric, task, prep.y[rows], v, enc.decode) for p, v in predictions.items()},
+              "blend": best, "weights": weights, "parts": list(parts), "splits": per_split,
+              "test_file": None if prep.test_path is None else str(prep.test_path)}
+    (run_dir / MODELS_FILE).parent.mkdir(exist_ok=True)
+    saved = {"parts": list(parts), "weights": weights, "task": task, "num_classes": len(enc.classes), "splits": saved_splits}
+    atomic_write(run_dir / MODELS_FILE, lambda f: f.write(pickle.dumps(saved)))
     atomic_write_text(run_dir / "blend.json", json.dumps(result, indent=1))
     return result

@@ -1,4 +1,4 @@
-"""`mlx-modernbert` (also `python -m mlx_modernbert`): train, predict, serve, export, inspect, config, kaggle, docs, benchmark, info.
+"""`mlx-modernbert` (also `python -m mlx_modernbert`): train, pretrain, predict, blend, tune, runs, serve, export, inspect, quantize, config, kaggle, docs, benchmark, info.
 
 Docs: https://mlx-modernbert.github.io/mlx_modernbert/cli.html.md"""
 
@@ -16,10 +16,13 @@ from .export import export_command
 from .inspect_run import inspect_command
 from .quantize import quantize_command
 from .tune import tune_command
+from .pretrain import pretrain_command
+from .runs import runs_command
 
 # %% auto #0
 __all__ = ['app', 'console', 'config_app', 'kaggle_app', 'info', 'train', 'predict', 'config_init', 'config_validate',
-           'kaggle_download_cmd', 'kaggle_submit_cmd', 'docs', 'benchmark', 'blend', 'main']
+           'kaggle_download_cmd', 'kaggle_submit_cmd', 'kaggle_leaderboard_cmd', 'kaggle_submissions_cmd', 'docs',
+           'benchmark', 'blend', 'main']
 
 # %% ../nbs/40_cli.ipynb #3b7a7161
 app = typer.Typer(name="mlx-modernbert", no_args_is_help=True, add_completion=False,
@@ -98,6 +101,9 @@ def train(
                   (f"  (mean {summary['mean']:.4f} ± {summary['std']:.4f})" if len(summary["scores"]) > 1 else "") +
                   (f"  out-of-fold {summary['oof_score']:.4f}" if summary.get("oof_score") is not None else "") +
                   f"  in {summary['seconds']:.0f} s")
+    if summary.get("blend"): console.print(_blend_line(summary["blend"]), highlight=False)
+    if (tracked := summary.get("mlflow") or {}).get("registered"):
+        console.print(f"registered model: {tracked['registered']} version {tracked.get('version')} ({tracked.get('model_uri')})", soft_wrap=True, highlight=False)
     console.print(f"run folder: {run_dir}", soft_wrap=True, highlight=False)
     if summary.get("submission"): console.print(f"submission: {summary['submission']}", soft_wrap=True, highlight=False)
 
@@ -117,10 +123,11 @@ app.command()(train)
 def predict(test:str=typer.Option(..., help="test CSV"), checkpoint:str=typer.Option(..., help="run folder, fold folder or checkpoint"),
             output:str=typer.Option("submission.csv", help="submission CSV to write"),
             probabilities:bool=typer.Option(False, help="add a probability column per class"),
-            quantize:int=typer.Option(None, help="quantize each model's encoder to N bits (8 or 4) before predicting", show_default=False)):
-    "Write a Kaggle submission from a trained run (fold models are averaged)."
+            quantize:int=typer.Option(None, help="quantize each model's encoder to N bits (8 or 4) before predicting", show_default=False),
+            blend:bool=typer.Option(True, "--blend/--no-blend", help="blend in the run's tabular models when it has them (blend/models.pkl)")):
+    "Write a Kaggle submission from a trained run (fold models are averaged; a run's saved blend is applied)."
     from mlx_modernbert.predict import predict_run
-    sub = _run(predict_run, test, checkpoint, output, probabilities, quantize)
+    sub = _run(predict_run, test, checkpoint, output, probabilities, quantize, blend)
     console.print(f"wrote {output}: {len(sub)} rows, columns {list(sub.columns)}", soft_wrap=True)
 
 # %% ../nbs/40_cli.ipynb #238d4d4f
@@ -146,7 +153,7 @@ def config_validate(path:str=typer.Argument(..., help="YAML or JSON config"), pr
     console.print(f"{path}: valid"); console.print(asdict(cfg))
 
 # %% ../nbs/40_cli.ipynb #33444402
-kaggle_app = typer.Typer(help="Kaggle's API: download a competition, submit a file.", no_args_is_help=True)
+kaggle_app = typer.Typer(help="Kaggle's API: download a competition, submit a file, see the leaderboard and your submissions.", no_args_is_help=True)
 app.add_typer(kaggle_app, name="kaggle")
 
 @kaggle_app.command("download")
@@ -164,13 +171,45 @@ def kaggle_submit_cmd(file:str=typer.Argument(..., help="the submission CSV"),
     response = _run(kaggle_submit, competition, file, message)
     console.print(getattr(response, "message", None) or "submitted", soft_wrap=True)
 
+def _records_table(
+    title:str, # the table's title
+    records:list[dict], # one dict per row
+    columns:dict, # header -> the records' key
+):
+    "A rich table of `records` with `columns` (header -> key); numbers right-aligned."
+    table = Table(title=title)
+    for header, key in columns.items(): table.add_column(header, justify="right" if key in ("rank", "score", "public_score", "private_score", "ref") else "left")
+    for r in records: table.add_row(*["" if r.get(key) is None else str(r[key]) for key in columns.values()])
+    return table
+
+@kaggle_app.command("leaderboard")
+def kaggle_leaderboard_cmd(competition:str=typer.Argument(..., help="the competition's slug, e.g. titanic"),
+                           top:int=typer.Option(20, help="how many teams, from the top"),
+                           as_json:bool=typer.Option(False, "--json", help="print JSON instead of a table")):
+    "Show the top of a competition's public leaderboard."
+    from mlx_modernbert.kaggle import kaggle_leaderboard
+    entries = _run(kaggle_leaderboard, competition, top)
+    if as_json: print(json.dumps(entries, indent=1)); return
+    console.print(_records_table(f"{competition}: public leaderboard", entries, {"rank": "rank", "team": "team", "score": "score", "submitted": "date"}))
+
+@kaggle_app.command("submissions")
+def kaggle_submissions_cmd(competition:str=typer.Argument(None, help="the competition's slug (default: the kaggle client's configured competition)", show_default=False),
+                           top:int=typer.Option(20, help="how many submissions, newest first"),
+                           as_json:bool=typer.Option(False, "--json", help="print JSON instead of a table")):
+    "Show your submissions to a competition: date, file, description, status and scores."
+    from mlx_modernbert.kaggle import kaggle_submissions
+    found = _run(kaggle_submissions, competition, top)
+    if as_json: print(json.dumps(found, indent=1)); return
+    console.print(_records_table(f"{competition or 'your'} submissions", found, {"submitted": "date", "file": "file", "description": "description",
+                                                                               "status": "status", "error": "error", "public": "public_score", "private": "private_score"}))
+
 # %% ../nbs/40_cli.ipynb #d0fc0048
 @app.command()
 def docs(output:str=typer.Option("_site", help="folder for the site (without Quarto)"),
          quarto:bool=typer.Option(None, "--quarto/--no-quarto", help="use nbdev-docs (default: when Quarto is installed)", show_default=False)):
     "Build the documentation site from the notebooks (run in the repository root)."
     from mlx_modernbert.docs import build_docs
-    console.print(f"site: {_run(build_docs, output, 'nbs', quarto)}/index.html", soft_wrap=True, highlight=False)
+    console.print(f"site: {_run(build_docs, output, 'nbs', quarto, app)}/index.html", soft_wrap=True, highlight=False)
 
 # %% ../nbs/40_cli.ipynb #c07ede5d
 @app.command()
@@ -182,12 +221,17 @@ def benchmark(model:str=typer.Option("modernbert-tiny", help="modernbert-tiny, m
               dtype:str=typer.Option("float32", help="float32 or bfloat16"),
               output:str=typer.Option(None, help="also write the figures to this JSON file"),
               compare:str=typer.Option(None, help="'torch': also time transformers + PyTorch, alternating, and print the ratio"),
-              data:str=typer.Option(None, help="'titanic': real rows instead of synthetic ones (real tokens/s over an epoch)")):
+              data:str=typer.Option(None, help="'titanic': real Titanic rows through the trainer (real tokens/s over an epoch); 'titanic-like' or 'longtail': varied-length rows, packed vs bucketed vs transformers padded")):
     "Time training updates and inference of the package's trainer: tokens/s, step time, peak memory."
-    from mlx_modernbert.benchmark import run_benchmark, compare_torch, titanic_epoch
+    from mlx_modernbert.benchmark import run_benchmark, compare_torch, titanic_epoch, data_benchmark
     from mlx_modernbert.datasets import atomic_write_text
     if compare not in (None, "torch"): raise typer.BadParameter("only 'torch' is supported", param_hint="--compare")
-    if data not in (None, "titanic"): raise typer.BadParameter("only 'titanic' is supported", param_hint="--data")
+    if data not in (None, "titanic", "titanic-like", "longtail"): raise typer.BadParameter("use titanic, titanic-like or longtail", param_hint="--data")
+    if data in ("titanic-like", "longtail"):
+        result = _run(data_benchmark, data, model, batch_size, 1024, 512, None, dtype, compare == "torch")
+        print(json.dumps(result, indent=1))
+        if output: atomic_write_text(output, json.dumps(result, indent=1))
+        return
     if data == "titanic":
         result = _run(titanic_epoch, model if model != "modernbert-tiny" else "all-MiniLM-L6-v2", batch_size, 2, seq_length, compile)
         print(json.dumps(result, indent=1))
@@ -209,17 +253,29 @@ app.command("serve")(_one_line_errors(serve_command))
 app.command("export")(_one_line_errors(export_command))
 app.command("inspect")(_one_line_errors(inspect_command))
 app.command("quantize")(_one_line_errors(quantize_command))
+app.command("runs")(_one_line_errors(runs_command))
 
 # %% ../nbs/40_cli.ipynb #4a84ed23
 app.command("tune")(_one_line_errors(tune_command))
+app.command("pretrain")(_one_line_errors(pretrain_command))
 
 @app.command()
 def blend(run:str=typer.Argument(..., help="a finished run folder"),
+          parts:str=typer.Option("all", help="the tabular models: all, gbdt or linear"),
           test:str=typer.Option(None, help="a test CSV to predict (default: the run's own test file, if any)", show_default=False)):
-    "Blend a gradient-boosted model fitted on a run's own folds with its text model; writes blend.json (and submission_blend.csv)."
+    "Blend tabular models fitted on a run's own folds with its text model; writes blend.json, blend/models.pkl (used by predict) and submission_blend.csv."
     from mlx_modernbert.blend import blend_run
-    result = _run(blend_run, run, test=test)
-    console.print("  ".join(f"{k}: {result[k]:.4f}" for k in ("text", "gbdt", "blend", "weight")), highlight=False)
+    from mlx_modernbert.predict import predict_run
+    result = _run(blend_run, run, parts)
+    console.print(_blend_line(result), highlight=False)
+    if (test := test or result["test_file"]):
+        _run(predict_run, test, run, Path(run) / "submission_blend.csv")
+        console.print(f"submission: {Path(run) / 'submission_blend.csv'}", soft_wrap=True, highlight=False)
+
+def _blend_line(result:dict) -> str:
+    "Each part's out-of-fold score, the blend's, and the weights, on one line."
+    scores = ", ".join(f"{k} {result[k]:.4f}" for k in [*result["weights"], "blend"])
+    return f"blend ({result['metric']}, out-of-fold): {scores}; weights " + ", ".join(f"{k} {w:.2f}" for k, w in result["weights"].items())
 
 # %% ../nbs/40_cli.ipynb #f40c1670
 def main():

@@ -16,7 +16,7 @@ from .errors import CheckpointError, CheckpointNotFoundError
 # %% auto #0
 __all__ = ['log', 'OFFLINE_MODELS', 'WEIGHT_FILES', 'TOKENIZER_FILES', 'DTYPES', 'TASKS', 'resolve_model_dir', 'read_weight_file',
            'load_safetensors', 'save_safetensors', 'match_weights', 'quantize_to_match', 'init_weights',
-           'PretrainedMixin', 'load_pretrained']
+           'PretrainedMixin', 'MaskedLMMixin', 'load_pretrained']
 
 # %% ../nbs/03_hub.ipynb #fc08f50d
 log = logging.getLogger("mlx_modernbert")
@@ -280,6 +280,18 @@ class PretrainedMixin:
     def num_parameters(self) -> int:
         "Number of parameters."
         return sum(v.size for _, v in tree_flatten(self.parameters()))
+
+# %% ../nbs/03_hub.ipynb #2f769563
+class MaskedLMMixin:
+    "`masked_logits` for masked-LM models: the backbone on the whole batch, the model's `decode` only at the masked positions."
+    def masked_logits(self,
+                      input_ids:mx.array, # (batch, length) token ids, masked
+                      attention_mask:mx.array|None, # (batch, length): 1 for tokens, 0 for padding
+                      positions:mx.array, # (k,) flat positions in batch * length whose tokens are predicted
+                     ) -> mx.array:
+        "Logits (k, vocab) at `positions` alone: the head and decoder run only where the loss reads them (sparse prediction)."
+        h = self.backbone(input_ids, attention_mask)
+        return self.decode(h.reshape(-1, h.shape[-1])[positions])
 
 # %% ../nbs/03_hub.ipynb #eaa2e8b8
 TASKS = ("base", "masked-lm", "sequence-classification")

@@ -6,12 +6,12 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/kaggle.html.md"""
 
 # %% ../nbs/36_kaggle.ipynb #029fdf4e
 from __future__ import annotations
-import importlib.util, os, zipfile
+import contextlib, importlib.util, io, os, zipfile
 from pathlib import Path
 from .errors import KaggleError
 
 # %% auto #0
-__all__ = ['kaggle_api', 'kaggle_download', 'kaggle_submit']
+__all__ = ['kaggle_api', 'kaggle_download', 'kaggle_submit', 'kaggle_refusal', 'kaggle_leaderboard', 'kaggle_submissions']
 
 # %% ../nbs/36_kaggle.ipynb #1f8e5983
 def kaggle_api():
@@ -50,3 +50,54 @@ def kaggle_submit(
     except Exception as e: raise KaggleError(f"submission to {competition!r} failed: {e}") from None
     if getattr(response, "message", "") == api.COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE: raise KaggleError(f"submission to {competition!r} failed: {response.message}")
     return response
+
+# %% ../nbs/36_kaggle.ipynb #0dc73377
+def kaggle_refusal(
+    what:str, # what was asked, e.g. "the leaderboard of 'titanic'"
+    competition:str, # the competition's slug
+    error:Exception, # what the client raised
+) -> KaggleError:
+    "A KaggleError for a failed request: the HTTP status and Kaggle's message when there is one, and the fix."
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None)
+    if status is None: return KaggleError(f"{what} failed: Kaggle cannot be reached ({type(error).__name__}: {str(error)[:200]}); check the network")
+    try: detail = response.json().get("message", "")
+    except Exception: detail = ""
+    fixes = {401: "Kaggle refused the credentials: check KAGGLE_USERNAME and KAGGLE_KEY (or ~/.kaggle/kaggle.json); a new token is at https://www.kaggle.com/settings",
+             403: f"no access: accept the rules at https://www.kaggle.com/competitions/{competition}/rules",
+             404: f"no competition {competition!r} on Kaggle: check the slug (the last part of its address)"}
+    return KaggleError(f"{what} failed (HTTP {status}{': ' + detail if detail else ''}); " + fixes.get(status, "try again later"))
+
+# %% ../nbs/36_kaggle.ipynb #90e77003
+def _when(d) -> str|None:
+    "A date of the API as ISO text (seconds)."
+    return d.isoformat(sep=" ", timespec="seconds") if d is not None else None
+
+def kaggle_leaderboard(
+    competition:str, # the competition's slug (e.g. `titanic`)
+    top:int=20, # how many teams, from the top
+) -> list[dict]:
+    "The first `top` teams of a competition's public leaderboard: rank, team, score, date of the submission."
+    if top < 1: raise KaggleError(f"--top {top}: ask for at least one team")
+    api = kaggle_api()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):   # the client prints the next page's token
+            entries = api.competition_leaderboard_view(competition, page_size=top) or []
+    except Exception as e: raise kaggle_refusal(f"the leaderboard of {competition!r}", competition, e) from None
+    return [{"rank": k + 1, "team": e.team_name, "team_id": e.team_id, "score": e.score, "date": _when(e.submission_date)}
+            for k, e in enumerate(entries[:top])]
+
+def kaggle_submissions(
+    competition:str|None=None, # the competition's slug; default: the kaggle client's configured competition
+    top:int=20, # how many submissions, newest first
+) -> list[dict]:
+    "Your team's submissions to `competition`, newest first: date, file, description, status (and why it failed) and scores."
+    api = kaggle_api()
+    competition = competition or api.get_config_value(api.CONFIG_NAME_COMPETITION)
+    if not competition: raise KaggleError("name the competition: kaggle submissions COMPETITION (or set a default: kaggle config set -n competition -v SLUG)")
+    try: found = api.competition_submissions(competition, page_size=top) or []
+    except Exception as e: raise kaggle_refusal(f"the submissions to {competition!r}", competition, e) from None
+    return [{"ref": s.ref, "date": _when(s.date), "file": s.file_name, "description": s.description,
+             "status": getattr(s.status, "name", str(s.status)).lower(), "error": s.error_description or None,
+             "public_score": s.public_score or None, "private_score": s.private_score or None}
+            for s in found[:top]]

@@ -15,7 +15,7 @@ from .errors import ConfigError
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'exp_nonpositive', 'erf_rational', 'gelu_cpu', 'softmax_cpu', 'on_cpu', 'gelu', 'record_attention',
            'attention', 'activation', 'padding_bias', 'sliding_window_bias', 'attention_biases', 'ModernBertAttention',
-           'ModernBertMLP', 'pool']
+           'ModernBertMLP', 'pool', 'segment_positions', 'segment_biases', 'rope_at', 'pool_segments']
 
 # %% ../nbs/02_layers.ipynb #b4b022f6
 _EXP2_TAYLOR = [math.log(2) ** k / math.factorial(k) for k in range(8)]   # 2^f = e^(f ln 2), |f| <= 1/2
@@ -163,11 +163,13 @@ class ModernBertAttention(nn.Module):
         self.out_drop = nn.Dropout(config.attention_dropout)
         self.scale = self.head_dim ** -0.5
 
-    def __call__(self, x:mx.array, bias:mx.array|None=None) -> mx.array:
+    def __call__(self, x:mx.array, bias:mx.array|None=None, positions:mx.array|None=None) -> mx.array:
+        "Attention output; `positions` (batch, length) are per-token rotary positions (packed rows), default 0..length-1."
         B, L, _ = x.shape
         # slices of the fused projection, not integer indexing: an index is a gather, and its gradient a scatter-add
         q, k, v = (t.reshape(B, L, self.num_heads, self.head_dim).transpose(0, 2, 1, 3) for t in mx.split(self.Wqkv(x), 3, axis=-1))
-        q, k = self.rope(q), self.rope(k)
+        if positions is None: q, k = self.rope(q), self.rope(k)
+        else: q, k = rope_at(q, positions, self.rope.base), rope_at(k, positions, self.rope.base)
         if bias is not None: bias = bias.astype(q.dtype)
         out = attention(q, k, v, self.scale, bias)
         return self.out_drop(self.Wo(out.transpose(0, 2, 1, 3).reshape(B, L, -1)))
@@ -199,4 +201,57 @@ def pool(hidden:mx.array, # (batch, length, hidden)
     m = mx.ones(hidden.shape[:2], dtype=hidden.dtype) if attention_mask is None else attention_mask.astype(hidden.dtype)
     if how == "mean": return (hidden * m[..., None]).sum(1) / m.sum(1, keepdims=True)
     if how == "max": return mx.where(m[..., None] > 0, hidden, mx.finfo(hidden.dtype).min).max(1)
+    raise ConfigError(f"pooling {how!r}: use 'cls', 'mean' or 'max'")
+
+# %% ../nbs/02_layers.ipynb #92b31adf
+def segment_positions(
+    segment_ids:mx.array, # (batch, length): the row of every token (rows contiguous), 0 for padding
+) -> mx.array:
+    "Position of every token inside its own row (0 at each row's first token)."
+    length = segment_ids.shape[1]
+    idx = mx.broadcast_to(mx.arange(length), segment_ids.shape)
+    before = mx.concatenate([mx.full((segment_ids.shape[0], 1), -1, segment_ids.dtype), segment_ids[:, :-1]], axis=1)
+    starts = mx.where(segment_ids != before, idx, 0)
+    return idx - mx.cummax(starts, axis=1)
+
+# %% ../nbs/02_layers.ipynb #a3b1204b
+def segment_biases(
+    segment_ids:mx.array, # (batch, length): the row of every token, 0 for padding
+    local_attention:int, # the sliding window in tokens (ModernBERT's `local_attention`)
+    dtype=mx.float32, # dtype of the biases (the activations')
+) -> dict:
+    "Block-diagonal additive masks of packed rows: for `full_attention` and for `sliding_attention` layers."
+    same = segment_ids[:, None, :, None] == segment_ids[:, None, None, :]
+    pos = mx.arange(segment_ids.shape[1])
+    inside = mx.abs(pos[:, None] - pos[None, :]) <= local_attention // 2   # rows are contiguous: same as within-row distance
+    low = mx.finfo(dtype).min
+    return {"full_attention": mx.where(same, 0.0, low).astype(dtype), "sliding_attention": mx.where(same & inside, 0.0, low).astype(dtype)}
+
+def rope_at(
+    x:mx.array, # queries or keys (batch, heads, length, head_dim)
+    positions:mx.array, # (batch, length) integer position of every token
+    base:float, # the rotary base (theta)
+) -> mx.array:
+    "Rotary embedding at explicit positions, in the rotate-half convention of `nn.RoPE(traditional=False)`."
+    half = x.shape[-1] // 2
+    angles = positions[:, None, :, None].astype(mx.float32) * (base ** (-mx.arange(0, half, dtype=mx.float32) / half))
+    cos, sin = mx.cos(angles), mx.sin(angles)
+    x1, x2 = x[..., :half].astype(mx.float32), x[..., half:].astype(mx.float32)
+    return mx.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1).astype(x.dtype)
+
+# %% ../nbs/02_layers.ipynb #85add66e
+def pool_segments(
+    hidden:mx.array, # (batch, length, hidden) states of packed sequences
+    segment_ids:mx.array, # (batch, length): the row of every token, 1..num_rows, 0 for padding
+    num_rows:int, # rows packed in the batch
+    how:str="cls", # "cls", "mean" or "max", as `pool`
+) -> mx.array:
+    "One vector per packed row (num_rows, hidden), in row order, pooled as `pool` pools a padded row."
+    flat = hidden.reshape(-1, hidden.shape[-1])
+    member = segment_ids.reshape(-1)[None, :] == mx.arange(1, num_rows + 1)[:, None]   # (rows, tokens)
+    if how == "cls": return flat[mx.argmax(member.astype(mx.int32), axis=1)]   # each row's first token
+    if how == "mean":
+        w = member.astype(mx.float32)
+        return ((w @ flat.astype(mx.float32)) / w.sum(1, keepdims=True)).astype(hidden.dtype)
+    if how == "max": return mx.where(member[..., None], flat[None], mx.finfo(hidden.dtype).min).max(1)
     raise ConfigError(f"pooling {how!r}: use 'cls', 'mean' or 'max'")

@@ -14,7 +14,7 @@ import mlx.data as dx
 from .errors import DataError
 
 # %% auto #0
-__all__ = ['Batch', 'TextLoader', 'padding_waste', 'loader_throughput']
+__all__ = ['Batch', 'TextLoader', 'padding_waste', 'loader_throughput', 'pack_rows', 'packed_batch']
 
 # %% ../nbs/13_loaders.ipynb #561a4b8c
 @dataclass
@@ -161,3 +161,33 @@ def loader_throughput(
     for _ in range(epochs):
         for b in loader: mx.eval(b.input_ids, b.attention_mask); n += b.input_ids.shape[0]
     return n / (time.perf_counter() - start)
+
+# %% ../nbs/13_loaders.ipynb #28db4a9f
+def pack_rows(
+    lengths:list[int], # tokens of every row
+    capacity:int, # tokens per packed sequence (the longest row must fit)
+) -> list[list[int]]:
+    "Indices of the rows in each packed sequence (first-fit decreasing); every row appears once."
+    if max(lengths) > capacity: raise DataError(f"a row of {max(lengths)} tokens does not fit sequences of capacity={capacity}; raise capacity or truncate rows")
+    bins, room = [], []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        for b, free in enumerate(room):
+            if lengths[i] <= free: bins[b].append(i); room[b] -= lengths[i]; break
+        else: bins.append([i]); room.append(capacity - lengths[i])
+    return bins
+
+def packed_batch(
+    rows:list[np.ndarray], # token ids of the batch's rows
+    capacity:int, # tokens per packed sequence
+    pad_id:int=0, # token id of the leftover positions
+    sequence_multiple:int=1, # pad the number of sequences up to a multiple of this (fewer shapes to compile)
+) -> tuple[np.ndarray, np.ndarray]:
+    "Packed `input_ids` and `segment_ids` (sequences, capacity) of `rows`; row `r` is segment `r + 1`."
+    bins = pack_rows([len(r) for r in rows], capacity)
+    n = -(-len(bins) // sequence_multiple) * sequence_multiple
+    ids, seg = np.full((n, capacity), pad_id, np.int32), np.zeros((n, capacity), np.int32)
+    for s, members in enumerate(bins):
+        at = 0
+        for r in sorted(members):
+            ids[s, at:at + len(rows[r])] = rows[r]; seg[s, at:at + len(rows[r])] = r + 1; at += len(rows[r])
+    return ids, seg

@@ -27,7 +27,7 @@ class LoRAConfig:
     targets: tuple[str, ...]|None = None   # default: by architecture
 
 LORA_PRESETS = {"r4": LoRAConfig(4, 8.0, 0.05), "r8": LoRAConfig(8, 16.0, 0.05), "r16": LoRAConfig(16, 32.0, 0.1)}
-DEFAULT_TARGETS = {"modernbert": ("Wqkv", "Wo", "Wi"), "bert": ("query", "key", "value", "dense")}
+DEFAULT_TARGETS = {"modernbert": ("Wqkv", "Wo", "Wi"), "bert": ("query", "key", "value", "dense"), "neobert": ("qkv", "wo", "w12", "w3")}
 
 class LoRALinear(nn.Module):
     "A frozen `nn.Linear` plus a trainable low-rank update."

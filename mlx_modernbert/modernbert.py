@@ -8,8 +8,8 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/modernbert.html.md"""
 from __future__ import annotations
 from .backend import mx, nn
 from .config import ModernBertConfig
-from .layers import ModernBertAttention, ModernBertMLP, activation, attention_biases, pool
-from .hub import PretrainedMixin
+from .layers import ModernBertAttention, ModernBertMLP, activation, attention_biases, pool, pool_segments, segment_biases, segment_positions
+from .hub import PretrainedMixin, MaskedLMMixin
 
 # %% auto #0
 __all__ = ['TASK_CLASSES', 'ModernBertEmbeddings', 'ModernBertEncoderLayer', 'ModernBertModel', 'ModernBertPredictionHead',
@@ -45,8 +45,8 @@ class ModernBertEncoderLayer(nn.Module):
         self.mlp_norm = nn.LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
         self.mlp = ModernBertMLP(config)
 
-    def __call__(self, x:mx.array, bias:mx.array|None) -> mx.array:
-        x = x + self.attn(self.attn_norm(x), bias)
+    def __call__(self, x:mx.array, bias:mx.array|None, positions:mx.array|None=None) -> mx.array:
+        x = x + self.attn(self.attn_norm(x), bias, positions)
         return x + self.mlp(self.mlp_norm(x))
 
 # %% ../nbs/04_modernbert.ipynb #559ffb93
@@ -66,10 +66,13 @@ class ModernBertModel(PretrainedMixin, nn.Module):
 
     def __call__(self, input_ids:mx.array, # (batch, length) token ids
                  attention_mask:mx.array|None=None, # (batch, length): 1 for tokens, 0 for padding
+                 segment_ids:mx.array|None=None, # packed rows instead: (batch, length) row of every token, 0 for padding
                 ) -> mx.array:
         x = self.embeddings(input_ids)
-        biases = attention_biases(attention_mask, input_ids.shape[1], self.config.local_attention, x.dtype)
-        for layer in self.layers: x = layer(x, biases[layer.layer_type])
+        if segment_ids is None:
+            biases, positions = attention_biases(attention_mask, input_ids.shape[1], self.config.local_attention, x.dtype), None
+        else: biases, positions = segment_biases(segment_ids, self.config.local_attention, x.dtype), segment_positions(segment_ids)
+        for layer in self.layers: x = layer(x, biases[layer.layer_type], positions)
         return self.final_norm(x)
 
 # %% ../nbs/04_modernbert.ipynb #147656b9
@@ -101,7 +104,7 @@ class TiedDecoder(nn.Module):
         return y + self.bias if "bias" in self else y
 
 # %% ../nbs/04_modernbert.ipynb #66233f7f
-class ModernBertForMaskedLM(PretrainedMixin, nn.Module):
+class ModernBertForMaskedLM(MaskedLMMixin, PretrainedMixin, nn.Module):
     "ModernBERT with the masked-LM head: returns logits over the vocabulary (batch, length, vocab)."
     config_class, hf_architecture, base_prefix, is_task = ModernBertConfig, "ModernBertForMaskedLM", "model", True
 
@@ -123,10 +126,17 @@ class ModernBertForMaskedLM(PretrainedMixin, nn.Module):
         if not isinstance(self.decoder, TiedDecoder): return weights
         return {k: v for k, v in weights.items() if k != "decoder.weight"}
 
-    def __call__(self, input_ids:mx.array, attention_mask:mx.array|None=None) -> mx.array:
-        h = self.head(self.model(input_ids, attention_mask))
+    def decode(self,
+               h:mx.array, # final hidden states (..., hidden)
+              ) -> mx.array:
+        "Vocabulary logits of hidden states: the head (dense, activation, norm), then the decoder."
+        h = self.head(h)
         if isinstance(self.decoder, TiedDecoder): return self.decoder(h, self.model.embeddings.tok_embeddings)
         return self.decoder(h)
+
+
+    def __call__(self, input_ids:mx.array, attention_mask:mx.array|None=None) -> mx.array:
+        return self.decode(self.model(input_ids, attention_mask))
 
 # %% ../nbs/04_modernbert.ipynb #06ed4ea6
 class ModernBertForSequenceClassification(PretrainedMixin, nn.Module):
@@ -144,8 +154,13 @@ class ModernBertForSequenceClassification(PretrainedMixin, nn.Module):
         self.drop = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
 
-    def __call__(self, input_ids:mx.array, attention_mask:mx.array|None=None) -> mx.array:
-        pooled = pool(self.model(input_ids, attention_mask), attention_mask, self.config.classifier_pooling)
+    def __call__(self, input_ids:mx.array, attention_mask:mx.array|None=None,
+                 segment_ids:mx.array|None=None, # packed rows (see `layers.segment_biases`); then logits are (num_rows, num_labels)
+                 num_rows:int|None=None, # rows packed in the batch (with `segment_ids`)
+                ) -> mx.array:
+        hidden = self.model(input_ids, attention_mask, segment_ids)
+        if segment_ids is None: pooled = pool(hidden, attention_mask, self.config.classifier_pooling)
+        else: pooled = pool_segments(hidden, segment_ids, num_rows, self.config.classifier_pooling)
         return self.classifier(self.drop(self.head(pooled)))
 
 # %% ../nbs/04_modernbert.ipynb #17bef43e

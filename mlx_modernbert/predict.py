@@ -79,6 +79,7 @@ def predict_run(test:str|Path|pd.DataFrame, # test CSV
                 output:str|Path|None=None, # submission CSV to write
                 probabilities:bool=False, # add one probability column per class (or label)
                 quantize:int|None=None, # quantize each model's encoder to this many bits (8 or 4) before predicting; None: as stored
+                blend:bool=True, # a run folder with a saved blend (`blend/models.pkl`): blend its tabular models in (False: the text model alone)
                ) -> pd.DataFrame:
     "Predict `test` with the model(s) under `checkpoint` (averaging folds) and write a Kaggle submission."
     if output is not None: check_output_path(output, "--output")   # before any model is read
@@ -104,6 +105,9 @@ def predict_run(test:str|Path|pd.DataFrame, # test CSV
     extra = extras[-1]
     task, enc = extra["task"], _from_extra(checkpoints[-1], LabelEncoding.from_dict, extra["label_encoding"])
     pred = output_predictions(task, average_outputs(task, outputs))
+    if blend:   # the run's tabular models, weighted as on its out-of-fold rows (`mlx_modernbert.blend`)
+        from mlx_modernbert.blend import blended_predictions
+        if (blended := blended_predictions(checkpoint, df, pred)) is not None: pred = blended
     thresholds = run_thresholds(checkpoints[0]) if task == "multilabel" else None
     sub = pd.DataFrame({id_column: df[id_column]}) if id_column else pd.DataFrame(index=df.index)
     for col, values in prediction_columns(task, enc, pred, probabilities, thresholds).items(): sub[col] = values

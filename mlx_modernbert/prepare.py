@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .datasets import DataError, TabularDataset, dataset_spec, load_test, read_table
-from .templates import make_template
+from .templates import make_template, read_data_dictionary
 from .tokenize import TextTokenizer, tokenize_cached
 from .loaders import TextLoader
 from .hub import resolve_model_dir
@@ -48,7 +48,8 @@ class Prepared:
         self.val_rows = self._append_validation(cfg.val) if cfg.val else None
         self.test_path = cfg.test or (own.test if own else None)   # bundled test file by default
         self.test = load_test(self.test_path, self.ds) if self.test_path else None
-        self.template = make_template(cfg.template or (own.template if own else "key-value"), self.ds, cfg.missing, extra_rows=self.test)
+        dictionary = read_data_dictionary(cfg.data_dictionary) if cfg.data_dictionary else None
+        self.template = make_template(cfg.template or (own.template if own else "key-value"), self.ds, cfg.missing, extra_rows=self.test, dictionary=dictionary)
         self.metric = cfg.metric or (own.metric if own else DEFAULT_METRIC[self.ds.task])
         self.model_dir = resolve_model_dir(cfg.model)
         self.tokenizer = TextTokenizer.from_folder(self.model_dir)

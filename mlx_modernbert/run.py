@@ -138,8 +138,8 @@ def train_run(
         if resume_dir is not None: log.info("resuming %s", resume_dir)
         if resume_dir is not None and ignored: log.warning("--resume continues the run with its own config.yaml; ignored: %s", ", ".join(ignored))
         prep = Prepared(cfg)
-        if cfg.blend and prep.ds.task not in ("binary", "multiclass", "regression"):
-            raise DataError(f"blend={cfg.blend!r} is for binary, multiclass and regression targets; this task is {prep.ds.task}: drop --blend")
+        from mlx_modernbert.blend import blend_parts
+        parts = blend_parts(cfg.blend, prep)   # before training: an impossible --blend fails now, not after the folds
         log.info("data: %d rows, task %s, metric %s, template %s", len(prep.ds), prep.ds.task, prep.metric, prep.template.name)
         splits = _splits(prep, cfg)
         results = []
@@ -164,12 +164,17 @@ def train_run(
             if thresholds is not None: atomic_write_text(run_dir / "thresholds.json", json.dumps(summary["thresholds"], indent=1))
             oof = pd.concat([oof_frame(prep, r["rows"], r["outputs"], thresholds) for r in results])
             atomic_to_csv(oof, run_dir / ("oof.csv" if cfg.folds >= 2 else "validation_predictions.csv"))
+            if parts:   # tabular models on the same folds, blended on the out-of-fold rows; predict uses the blend
+                from mlx_modernbert.blend import blend_run
+                b = blend_run(run_dir, parts)
+                summary["blend"] = {k: b[k] for k in ("metric", "text", *parts, "blend", "weights")}
+                log.info("blend: %s", ", ".join(f"{k} {b[k]:.4f}" for k in ("text", *parts, "blend")) + f" (weights {b['weights']})")
             if prep.test_path:
                 predict_run(prep.test_path, run_dir, run_dir / "submission.csv")
                 summary["submission"] = str(run_dir / "submission.csv")
-            if cfg.blend == "gbdt":   # trees on the same folds, blended on the out-of-fold rows
-                from mlx_modernbert.blend import blend_run
-                b = blend_run(run_dir); summary["blend"] = {k: b[k] for k in ("text", "gbdt", "blend", "weight", "submission")}
+            if cfg.mlflow:   # the whole run as one MLflow run; with `register`, its models as a registered pyfunc model
+                from mlx_modernbert.runs import log_run
+                summary["mlflow"] = log_run(run_dir, summary, cfg)
             atomic_write_text(run_dir / "scores.json", json.dumps(summary, indent=1))
         if group is not None:   # rank 0's folder and summary on every process
             run_dir, summary = Path(broadcast_text(str(run_dir), group)), json.loads(broadcast_text(json.dumps(summary), group))

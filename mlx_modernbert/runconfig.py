@@ -40,6 +40,7 @@ class RunConfig:
     model: str = opt("sentence-transformers/all-MiniLM-L6-v2", "folder, offline name or hub id")
     template: str|None = opt(None, "key-value, sentence, titanic, a \"{column}\" string or a file")
     missing: str|None = opt("unknown", "how missing values are written (None: omitted)")
+    data_dictionary: str|None = opt(None, "a file describing the columns (Kaggle's data_description.txt layout, or YAML/JSON column -> {description, values}): the key-value template writes coded values as their meanings")
     max_length: int = opt(128, "tokens per row (longer rows are truncated, with a warning)")
     epochs: int = opt(4, "passes over the training data")
     batch_size: int = opt(16, "rows per micro-batch")
@@ -68,16 +69,18 @@ class RunConfig:
     seed: int = opt(42, "seed for splits, order, dropout and heads")
     split_seed: int|None = opt(None, "seed for the folds / validation split alone (default: seed)")
     ensemble: int = opt(1, "models per fold or split (seeds seed, seed+1, ...); their probabilities are averaged")
-    blend: str|None = opt(None, "gbdt: also fit gradient-boosted trees on the same folds and blend them with the text model (weight chosen on out-of-fold rows); writes blend.json and submission_blend.csv")
+    blend: str|None = opt("auto", "tabular models fitted on the same folds and blended with the text model (weights chosen on out-of-fold rows; predict uses the blend): auto (all, when the table has no curated template and one binary/multiclass/regression target), all, gbdt, linear, or none")
     output: str = opt("runs", "folder that receives run folders")
     mlflow: bool = opt(True, "track the run in MLflow (local SQLite store unless mlflow_uri)")
     mlflow_uri: str|None = opt(None, "an MLflow server, e.g. http://127.0.0.1:5000")
+    register: str|None = opt(None, "register the run's models (a pyfunc predicting from raw rows) under this name in the MLflow model registry")
     limit_rows: int|None = opt(None, "use a seeded sample of N training rows (smoke tests)")
     distribute: str = opt("data", "under mlx.launch: data (processes share every batch) or folds (each process trains its own folds)")
 
     def __post_init__(self):
         if self.dataset == "none": self.dataset = None   # `--target` alone: no registry defaults
         if self.lora == "none": self.lora = None         # `--no-lora` over a preset's LoRA
+        if self.blend == "none": self.blend = None       # `--blend none`: the text model alone
         check_fields(self)
 
     def train_config(self):
@@ -115,7 +118,7 @@ def _problems(c) -> list[str]:
              one_of("metric", METRICS, optional=True), one_of("loss", LOSSES, optional=True),
              one_of("schedule", ("cosine", "linear", "constant")), one_of("dtype", ("float32", "bfloat16")),
              one_of("lora", LORA_PRESETS, optional=True), one_of("final_model", ("best", "last")),
-             one_of("distribute", ("data", "folds")), one_of("blend", ("gbdt",), optional=True),
+             one_of("distribute", ("data", "folds")), one_of("blend", ("auto", "all", "gbdt", "linear"), optional=True),
              at_least("max_length", 8), at_least("epochs", 1), at_least("batch_size", 1), at_least("eval_batch_size", 1),
              at_least("grad_accum", 1), at_least("freeze_layers", 0), at_least("keep_last", 0), at_least("ensemble", 1),
              at_least("patience", 1, optional=True), at_least("limit_rows", 2, optional=True),
@@ -124,6 +127,7 @@ def _problems(c) -> list[str]:
              positive("lr"), positive("max_grad_norm", optional=True)]
     if "folds" in present and (c.folds == 1 or c.folds < 0): found.append(f"folds={c.folds}: use 0 (one train/validation split) or k >= 2 (k-fold ensemble)")
     if "val" in present and c.val and c.folds >= 2: found.append(f"val={c.val!r} with folds={c.folds}: k folds validate on the training rows; pass one of them")
+    if "register" in present and c.register and not c.mlflow: found.append(f"register={c.register!r} needs MLflow tracking, which is off: add --mlflow")
     return [f for f in found if f]
 
 def check_fields(

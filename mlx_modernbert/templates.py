@@ -14,10 +14,10 @@ import pandas as pd
 from .datasets import DataError, TabularDataset
 
 # %% auto #0
-__all__ = ['STYLES', 'WIDE_COLUMNS', 'TEMPLATE_CLASSES', 'is_missing', 'format_number', 'format_value', 'readable_name',
-           'shorten', 'RowText', 'join_parts', 'Template', 'KeyValueTemplate', 'SentenceTemplate', 'FormatTemplate',
-           'title_from_name', 'family_key', 'TitanicTemplate', 'make_template', 'template_to_dict',
-           'template_from_dict']
+__all__ = ['RANK_WORDS', 'STYLES', 'WIDE_COLUMNS', 'TEMPLATE_CLASSES', 'is_missing', 'format_number', 'format_value',
+           'readable_name', 'shorten', 'RowText', 'join_parts', 'percentile_grid', 'rank_words', 'Template',
+           'KeyValueTemplate', 'SentenceTemplate', 'FormatTemplate', 'title_from_name', 'family_key', 'TitanicTemplate',
+           'make_template', 'read_data_dictionary', 'template_to_dict', 'template_from_dict']
 
 # %% ../nbs/11_templates.ipynb #d4c9e931
 def is_missing(
@@ -86,6 +86,33 @@ def join_parts(
     out.spans = tuple(spans)
     return out
 
+# %% ../nbs/11_templates.ipynb #51e515c2
+RANK_WORDS = ((0.10, "very low, bottom 10%"), (0.25, "low, bottom 25%"), (0.75, "high, top 25%"), (0.90, "very high, top 10%"))
+
+def percentile_grid(
+    values:pd.Series, # one column of the training rows
+    min_distinct:int=10, # fewer distinct numbers: a code or a small count, left as it is
+) -> list[float]|None:
+    "The column's 0th..100th percentiles (101 numbers) when it is numeric with at least `min_distinct` values, else None."
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values): return None
+    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(float)
+    if len(np.unique(v)) < min_distinct: return None
+    return [float(q) for q in np.percentile(v, np.arange(101))]
+
+def rank_words(
+    x:float, # a number
+    grid:list[float], # its column's percentiles (`percentile_grid`)
+) -> str:
+    "Where `x` lies among the training values: `very low, bottom 10%` ... `very high, top 10%`, or `` in the middle half."
+    below = np.searchsorted(grid, x, side="left") / 100    # share of training values under x (at most)
+    upto = np.searchsorted(grid, x, side="right") / 100    # share at or under x (at least)
+    if upto <= RANK_WORDS[0][0]: return RANK_WORDS[0][1]
+    if upto <= RANK_WORDS[1][0]: return RANK_WORDS[1][1]
+    if below >= RANK_WORDS[3][0]: return RANK_WORDS[3][1]
+    if below >= RANK_WORDS[2][0]: return RANK_WORDS[2][1]
+    return ""
+
+
 # %% ../nbs/11_templates.ipynb #56cd366b
 class Template:
     "Base class: `columns` it may read, `render_row(row)` to text, a `name` that identifies it (for caches)."
@@ -127,13 +154,15 @@ class Template:
 
 @dataclass
 class KeyValueTemplate(Template):
-    "`Column: value` pairs separated by `sep`; missing values omitted or written as `missing`, `usual` values omitted, long values cut."
+    "`Column: value` pairs separated by `sep`; numbers placed among the training rows' values, coded values as their meanings, usual values omitted, long values cut."
     columns: list[str]  # feature columns, in order
     missing: str|None = "unknown"   # None: omit the pair
     sep: str = "; "  # text between pairs
     name: str = "key-value"  # the style's name
     usual: dict|None = None  # column -> the value (as written, "" for missing) most rows share; omitted, it carries little information
     max_chars: int|None = None  # most characters per value; longer values are cut (see `shorten`)
+    percentiles: dict|None = None  # numeric column -> its training values' 0th..100th percentiles (see `rank_words`)
+    meanings: dict|None = None  # column -> {code as written: its meaning} from a data dictionary (`read_data_dictionary`)
 
     def render_row(
         self,
@@ -143,8 +172,23 @@ class KeyValueTemplate(Template):
         for c in self.columns:
             v = row.get(c)
             if (self.missing is None and is_missing(v)) or (self.usual and self.usual.get(c) == format_value(v, "")): continue
-            parts.append((c, f"{readable_name(c)}: {shorten(format_value(v, self.missing or ''), self.max_chars)}"))
+            parts.append((c, f"{readable_name(c)}: {self.value_text(c, v)}"))
         return join_parts(parts, self.sep)
+
+    def value_text(
+        self,
+        column:str, # the column
+        v, # its value in this row
+    ) -> str:
+        "The value as words: a code's meaning, a number with its place among the training values, long text cut."
+        codes = (self.meanings or {}).get(column)
+        if codes:
+            text = format_value(v, "")
+            if text in codes or (text == "" and "NA" in codes): return shorten(codes[text or "NA"], self.max_chars)
+        text = shorten(format_value(v, self.missing or ""), self.max_chars)
+        grid = (self.percentiles or {}).get(column)
+        if grid and not is_missing(v) and (where := rank_words(float(v), grid)): text += f" ({where})"
+        return text
 
     @classmethod
     def fit(
@@ -152,17 +196,22 @@ class KeyValueTemplate(Template):
         frame:pd.DataFrame, # the training rows (features only are read; no target)
         columns:list[str], # feature columns, in order
         missing:str|None="unknown", # word for a missing value that is not the column's usual one (None: omit)
-        usual_share:float=0.5, # a column's most common value is omitted when more than this share of rows has it
+        usual_share:float|None=0.5, # a column's most common value is omitted when more than this share of rows has it (None: never)
         max_chars:int|None=32, # most characters per value
+        ranks:bool=True, # place numbers among the training rows' values (`rank_words`)
+        meanings:dict|None=None, # column -> {code: meaning} (a data dictionary's `values`)
     ) -> KeyValueTemplate:
-        "A compact key-value template for wide tables: each column's usual value is left out and long values are cut."
+        "A key-value template fitted on the training rows: numbers in context and, for wide tables, usual values left out and long values cut."
         usual = {}
-        for c in columns:
+        for c in columns if usual_share is not None else ():
             counts = frame[c].map(lambda v: format_value(v, "")).value_counts()
             if not len(counts): continue
             value, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))   # ties broken by the value: deterministic
             if n > usual_share * len(frame): usual[c] = value
-        return cls(list(columns), missing, usual=usual, max_chars=max_chars)
+        meanings = {c: m for c, m in (meanings or {}).items() if c in columns and m} or None
+        grids = {c: percentile_grid(frame[c]) for c in columns if ranks and c not in (meanings or {})}
+        return cls(list(columns), missing, usual=usual or None, max_chars=max_chars,
+                   percentiles={c: g for c, g in grids.items() if g} or None, meanings=meanings)
 
 @dataclass
 class SentenceTemplate(Template):
@@ -349,12 +398,14 @@ def make_template(spec:str, # a style name, a "{column}" format string, or a fil
                   ds:TabularDataset, # the training data (its features, target and id)
                   missing:str|None="unknown", # how to write missing values; None omits them (key-value, sentence)
                   extra_rows:pd.DataFrame|None=None, # unlabelled rows (test) that curated templates may count over
+                  dictionary:dict|None=None, # column -> {"description", "values"} (`read_data_dictionary`): key-value writes codes as their meanings
                  ) -> Template:
     "The template that `spec` names, built for `ds`'s feature columns."
     forbidden = ds.targets + ([ds.id_column] if ds.id_column else [])
     if spec == "key-value":
-        if len(ds.features) > WIDE_COLUMNS: return KeyValueTemplate.fit(ds.frame, ds.features, missing)
-        return KeyValueTemplate(ds.features, missing)
+        meanings = {c: d.get("values") for c, d in (dictionary or {}).items()}
+        if len(ds.features) > WIDE_COLUMNS: return KeyValueTemplate.fit(ds.frame, ds.features, missing, meanings=meanings)
+        return KeyValueTemplate.fit(ds.frame, ds.features, missing, usual_share=None, max_chars=None, meanings=meanings)
     if spec == "sentence": return SentenceTemplate(ds.features, missing)
     if spec == "titanic":
         feats = ds.frame[ds.features] if extra_rows is None else pd.concat([ds.frame[ds.features], extra_rows[ds.features]])
@@ -362,6 +413,31 @@ def make_template(spec:str, # a style name, a "{column}" format string, or a fil
     if "{" not in spec and len(spec) < 256 and Path(spec).is_file(): spec = Path(spec).read_text().strip()
     if "{" in spec: return FormatTemplate.build(spec, ds.features, forbidden, missing or "unknown")
     raise DataError(f"template {spec!r} is not a style ({', '.join(STYLES)}), a '{{column}}' string or a file")
+
+# %% ../nbs/11_templates.ipynb #a3c33308
+def read_data_dictionary(
+    path:str|Path, # a data dictionary: Kaggle's text layout, YAML or JSON
+) -> dict[str, dict]:
+    "Each described column's `description` and `values` (code -> meaning) from a data dictionary file."
+    import yaml
+    path = Path(path)
+    if not path.is_file(): raise DataError(f"data dictionary {path} not found; pass an existing file to --data-dictionary")
+    text = path.read_text(errors="replace")
+    if path.suffix.lower() in (".yaml", ".yml", ".json"):
+        raw = yaml.safe_load(text)
+        if not isinstance(raw, dict): raise DataError(f"{path}: expected a mapping column -> description or {{description, values}}")
+        return {str(c): {"description": d, "values": {}} if isinstance(d, str) else
+                {"description": str(d.get("description", "")), "values": {str(k): str(v) for k, v in (d.get("values") or {}).items()}}
+                for c, d in raw.items()}
+    out, column = {}, None
+    for line in text.splitlines():
+        if not line.strip(): continue
+        if not line[0].isspace() and (m := re.match(r"([^:\s][^:]*):\s*(.*)$", line)):
+            column = m.group(1).strip(); out[column] = {"description": m.group(2).strip(), "values": {}}
+        elif column is not None and len(pieces := re.split(r"\t+|\s{2,}", line.strip(), maxsplit=1)) == 2:
+            out[column]["values"][pieces[0].strip()] = pieces[1].strip()
+    if not out: raise DataError(f"{path}: no 'Column: description' lines found; see read_data_dictionary for the layouts it reads")
+    return out
 
 # %% ../nbs/11_templates.ipynb #516e2623
 TEMPLATE_CLASSES = {c.__name__: c for c in (KeyValueTemplate, SentenceTemplate, FormatTemplate, TitanicTemplate)}

@@ -11,7 +11,7 @@ from pathlib import Path
 from .trainer import Callback
 
 # %% auto #0
-__all__ = ['log', 'MetricsLogger', 'read_metrics', 'flatten', 'MLflowCallback']
+__all__ = ['log', 'MetricsLogger', 'read_metrics', 'flatten', 'default_store', 'get_experiment', 'MLflowCallback']
 
 # %% ../nbs/24_tracking.ipynb #ebd44641
 log = logging.getLogger("mlx_modernbert")
@@ -62,6 +62,23 @@ def flatten(
         else: out[f"{prefix}{k}"] = v
     return out
 
+def default_store(
+    run_dir:str|Path, # a run folder
+) -> str:
+    "The tracking URI of a run's embedded store: the SQLite file `mlflow.db` in its folder."
+    return f"sqlite:///{(Path(run_dir) / 'mlflow.db').resolve()}"
+
+def get_experiment(
+    client, # an `MlflowClient`
+    name:str, # the experiment's name
+    uri:str, # the client's tracking URI
+    run_dir:str|Path, # the run folder (an embedded store keeps its artifacts in `mlartifacts/` there)
+) -> str:
+    "The id of experiment `name`, created when missing (a server keeps the artifacts where it was told to)."
+    exp = client.get_experiment_by_name(name)
+    if exp is not None: return exp.experiment_id
+    return client.create_experiment(name, artifact_location=None if uri.startswith("http") else (Path(run_dir) / "mlartifacts").resolve().as_uri())
+
 class MLflowCallback(Callback):
     "Log params, metrics, system info and checkpoints to MLflow and end the run however the fit ends; a failure warns once and never stops training."
     order, main_only = 40, True
@@ -77,7 +94,7 @@ class MLflowCallback(Callback):
         register_as:str|None=None, # register the best model under this name
     ):
         self.run_dir, self.every, self.params = Path(run_dir), every, params or {}
-        self.uri = tracking_uri or f"sqlite:///{(self.run_dir / 'mlflow.db').resolve()}"
+        self.uri = tracking_uri or default_store(self.run_dir)
         self.experiment, self.run_name, self.checkpoint_dir, self.register_as = experiment, run_name, checkpoint_dir, register_as
         self.active, self.run_id = False, None
 
@@ -98,10 +115,7 @@ class MLflowCallback(Callback):
         self.active = True
         def start():
             self.client = MlflowClient(self.uri)
-            exp = self.client.get_experiment_by_name(self.experiment)
-            exp_id = exp.experiment_id if exp else self.client.create_experiment(
-                self.experiment, artifact_location=None if self.uri.startswith("http") else (self.run_dir / "mlartifacts").resolve().as_uri())
-            run = self.client.create_run(exp_id, run_name=self.run_name)
+            run = self.client.create_run(get_experiment(self.client, self.experiment, self.uri, self.run_dir), run_name=self.run_name)
             self.run_id = run.info.run_id
             params = flatten({**self.params, "train": vars(self.learn.cfg), "task": self.learn.task, "metric": self.learn.metric.name})
             from mlflow.entities import Param

@@ -57,12 +57,22 @@ def lr_schedule(
     if warmup_steps <= 0: return decay
     return optim.join_schedules([optim.linear_schedule(0.0, peak, warmup_steps), decay], [warmup_steps])
 
-def _layer_of(path:str) -> int|None:
+def _layer_of(path:str, # a parameter's dotted path
+              layers:str="", # the dotted path of the model's encoder layer list (`model.layers`, `model.transformer_encoder`); "" guesses
+             ) -> int|None:
     "Encoder layer index in a parameter path (`model.layers.3...`, `bert.encoder.layer.3...`), else None."
+    if layers:
+        rest = path[len(layers) + 1:].split(".", 1)[0] if path.startswith(layers + ".") else ""
+        return int(rest) if rest.isdigit() else None
     parts = path.split(".")
     for i, p in enumerate(parts[:-1]):
         if p in ("layers", "layer") and parts[i + 1].isdigit(): return int(parts[i + 1])
     return None
+
+def _embedding_paths(model:nn.Module # any model
+                    ) -> tuple[str, ...]:
+    "Dotted paths of the model's embedding modules (each ends with a dot, to match parameter paths)."
+    return tuple(f"{name}." for name, m in model.named_modules() if isinstance(m, nn.Embedding))
 
 def make_optimizer(
     model:nn.Module, # the model whose trainable parameters are optimised
@@ -72,11 +82,14 @@ def make_optimizer(
     "AdamW (float32 state) with decay only on matrices and optional layer-wise learning-rate decay."
     warmup = int(cfg.warmup_ratio * total_steps)
     num_layers = len(model.encoder_layers) if cfg.layer_lr_decay is not None else 0
+    backbone = getattr(model, "backbone", None)
+    layers = ((f"{model.base_prefix}." if getattr(model, "is_task", False) else "") + type(backbone).layers_path) if backbone is not None else ""
+    embeddings = _embedding_paths(model) if cfg.layer_lr_decay is not None else ()
     def group(path): # learning-rate factor of a parameter
         if cfg.layer_lr_decay is None: return 1.0
-        layer = _layer_of(path)
+        layer = _layer_of(path, layers)
         if layer is not None: return cfg.layer_lr_decay ** (num_layers - layer)
-        return cfg.layer_lr_decay ** (num_layers + 1) if "embeddings" in path else 1.0
+        return cfg.layer_lr_decay ** (num_layers + 1) if "embeddings" in path or path.startswith(embeddings) else 1.0
     factors = sorted({group(k) for k, _ in tree_flatten(model.trainable_parameters())}, reverse=True)
     optimizers, filters = [], []
     for f in factors:
@@ -174,9 +187,9 @@ class Learner:
             if self.rank == 0 or not cb.main_only: getattr(cb, event)()
 
     def _make_step(self):
-        model, loss_fn, cfg, opt = self.model, self.loss_fn, self.cfg, self.opt
+        model, loss_sum, cfg, opt = self.model, self.loss_sum, self.cfg, self.opt
         def scaled_loss(m, ids, mask, y, inv_rows):   # differentiated: the mean over the update's rows; also returns the sum
-            total = loss_fn(m(ids, mask).astype(mx.float32), y).sum()
+            total = loss_sum(m, ids, mask, y)
             return total * inv_rows, total
         grad_fn = nn.value_and_grad(model, scaled_loss)
         group = self.group
@@ -191,6 +204,34 @@ class Learner:
             return loss, None
         state = [model.state, opt.state, mx.random.state]
         return mx.compile(step, inputs=state, outputs=state) if cfg.compile else step
+
+# %% ../nbs/22_trainer.ipynb #11cacd72
+@patch
+def loss_sum(
+    self:Learner,
+    model:nn.Module, # the model being trained (traced inside the compiled step)
+    ids:mx.array, # (batch, length) token ids
+    mask:mx.array, # (batch, length) attention mask
+    y, # the batch's labels, as the training loader yields them
+) -> mx.array:
+    "The summed loss of one batch, which an update averages: the task loss of the model's outputs (a subclass may compute another)."
+    return self.loss_fn(model(ids, mask).astype(mx.float32), y).sum()
+
+@patch
+def global_units(
+    self:Learner,
+    epoch:int, # the epoch whose batches are counted
+) -> list[int]:
+    "What each global batch of `epoch` weighs in its update's mean loss: its rows (a learner whose loss is a mean over tokens counts those)."
+    return [len(g) for g in self.train_dl.global_batches(epoch)]
+
+@patch
+def batch_units(
+    self:Learner,
+    b, # one batch of this process, as the training loader yields it
+) -> int:
+    "What this process's batch `b` weighs in the reported mean loss: its rows."
+    return b.input_ids.shape[0]
 
 # %% ../nbs/22_trainer.ipynb #c62c0632
 _CANCEL = {"fit": CancelFitException, "epoch": CancelEpochException}
@@ -233,12 +274,12 @@ def train_epoch(
     self.model.train()
     k, n_batches = self.cfg.grad_accum, len(self.train_dl)
     acc, rows, micro, window, total, total_rows, first_step = None, 0, 0, [], 0.0, 0, self.step
-    global_rows = [len(g) for g in self.train_dl.global_batches(self.epoch)]   # rows of each batch over all processes
+    global_rows = self.global_units(self.epoch)   # what each batch counts over all processes (its rows)
     for i, b in enumerate(self.train_dl.epoch_batches(self.epoch)):
         if micro == 0:
             mx.random.seed(self.cfg.seed * 1_000_003 + self.step)   # dropout depends on (seed, update): resumable
             inv_rows = mx.array(1.0 / sum(global_rows[i:i + k]))      # the update is the mean over its window's rows
-        micro += 1; rows += b.input_ids.shape[0]
+        micro += 1; rows += self.batch_units(b)
         update = micro == k or i == n_batches - 1
         loss, acc = self._step(b.input_ids, b.attention_mask, b.labels, acc, inv_rows, update)
         window.append(loss)

@@ -14,7 +14,7 @@ from .errors import RunConfigError
 from .runconfig import RunConfig, resolve_config, write_run_config
 
 # %% auto #0
-__all__ = ['SPACE', 'curated_template', 'suggest', 'FoldReporter', 'trial_config', 'tune_run', 'tune_command']
+__all__ = ['SPACE', 'curated_template', 'suggest', 'FoldReporter', 'StudyTracker', 'trial_config', 'tune_run', 'tune_command']
 
 # %% ../nbs/38_tune.ipynb #c485d4d9
 SPACE = {
@@ -63,7 +63,7 @@ class FoldReporter(logging.Handler):
         ensemble:int=1, # models per fold: the fold's own score is its last line
     ):
         super().__init__(logging.INFO)
-        self.trial, self.ensemble, self.seen = trial, ensemble, {}
+        self.trial, self.ensemble, self.seen, self.reported = trial, ensemble, {}, []
 
     def emit(
         self,
@@ -75,8 +75,63 @@ class FoldReporter(logging.Handler):
         if record.msg != "%s: %s = %.4f" or len(args) != 3 or not re.fullmatch(r"fold-\d+", str(args[0])): return
         self.seen[args[0]] = self.seen.get(args[0], 0) + 1
         if self.ensemble > 1 and self.seen[args[0]] <= 1: return   # the first seed's line has the fold's name too
-        self.trial.report(float(args[2]), int(args[0].split("-")[1]))
+        self.reported.append((int(args[0].split("-")[1]), float(args[2])))
+        self.trial.report(self.reported[-1][1], self.reported[-1][0])
         if self.trial.should_prune(): raise optuna.TrialPruned(f"{args[0]}: {args[1]} = {args[2]:.4f}")
+
+# %% ../nbs/38_tune.ipynb #fe454dd5
+class StudyTracker:
+    "The study as an MLflow parent run and each trial as a child run (settings, fold scores, objective, state)."
+    def __init__(
+        self,
+        study, # the `optuna.Study` (its user attributes keep the parent run's id)
+        folder:str|Path, # the study's folder (the default SQLite store goes there)
+        tracking_uri:str|None=None, # an MLflow server; default: `folder/mlflow.db`
+        experiment:str="mlx-modernbert-tune", # the MLflow experiment
+    ):
+        from mlflow import MlflowClient
+        from mlx_modernbert.tracking import default_store, get_experiment
+        self.uri = tracking_uri or default_store(folder)
+        self.client = MlflowClient(self.uri)
+        exp = get_experiment(self.client, experiment, self.uri, folder)
+        self.parent = study.user_attrs.get("mlflow_parent")
+        if self.parent is None or self.parent.get("uri") != self.uri:
+            run = self.client.create_run(exp, run_name=study.study_name, tags={"optuna.study": study.study_name})
+            self.parent = {"uri": self.uri, "run_id": run.info.run_id}
+            study.set_user_attr("mlflow_parent", self.parent)
+        self.experiment = exp
+
+    def trial(
+        self,
+        number:int, # the trial's number
+        params:dict, # its settings
+    ) -> str:
+        "Open a child run for trial `number`; returns its run id."
+        run = self.client.create_run(self.experiment, run_name=f"trial-{number}", tags={"mlflow.parentRunId": self.parent["run_id"], "optuna.trial": str(number)})
+        for k, v in params.items(): self.client.log_param(run.info.run_id, k, v)
+        return run.info.run_id
+
+    def finish(
+        self,
+        run_id:str, # the child run
+        state:str, # `FINISHED`, `KILLED` (pruned) or `FAILED`
+        fold_scores:list=(), # (fold, score) pairs reported so far
+        value:float|None=None, # the objective, when the trial finished
+        run_dir:str|None=None, # the trial's run folder
+    ):
+        "Log the trial's fold scores, objective and run folder, and close its child run with `state`."
+        for fold, score in fold_scores: self.client.log_metric(run_id, "fold_score", float(score), step=int(fold))
+        if value is not None: self.client.log_metric(run_id, "oof_score", float(value))
+        if run_dir: self.client.set_tag(run_id, "run_dir", str(run_dir))
+        self.client.set_terminated(run_id, state)
+
+    def close(
+        self,
+        best:float|None=None, # the study's best value so far
+    ):
+        "Record the study's best value on the parent run and mark it finished."
+        if best is not None: self.client.log_metric(self.parent["run_id"], "best_value", float(best))
+        self.client.set_terminated(self.parent["run_id"], "FINISHED")
 
 # %% ../nbs/38_tune.ipynb #42afcd11
 def trial_config(
@@ -95,6 +150,7 @@ def tune_run(
     space:dict|None=None, # the search space (default: `SPACE`); a subset of its keys narrows the search
     timeout:float|None=None, # stop adding trials after this many seconds
     seed:int=42, # the sampler's seed (offset by the trials already run, so a resumed study explores new points)
+    track:bool|None=None, # the study as an MLflow parent run, each trial a child run (default: the base's `mlflow`)
 ):
     "Search the settings in `space` with Optuna (TPE, median pruning on fold scores) and write the best as `folder/best.yaml`; returns the `optuna.Study`."
     import optuna
@@ -120,16 +176,27 @@ def tune_run(
         start = {k: v for k, v in values.items() if (r := space[k]) and (r[0] <= v <= r[1] if isinstance(r, tuple) and v is not None else v in r)}
         s.enqueue_trial(start, skip_if_exists=True)
 
+    tracker = StudyTracker(s, folder, base.mlflow_uri) if (base.mlflow if track is None else track) else None
+
     def objective(trial):
-        cfg = trial_config(base, suggest(trial, space, prep.ds.task, template), runs)
+        params = suggest(trial, space, prep.ds.task, template)
+        cfg = replace(trial_config(base, params, runs), mlflow=False)   # the trial's record is its child run
         reporter, log = FoldReporter(trial, cfg.ensemble), logging.getLogger("mlx_modernbert")
+        child = tracker.trial(trial.number, params) if tracker else None
         log.addHandler(reporter)
         try: run_dir, summary = train_run(cfg)
+        except BaseException as e:
+            if tracker: tracker.finish(child, "KILLED" if isinstance(e, (optuna.TrialPruned, KeyboardInterrupt)) else "FAILED", reporter.reported)
+            raise
         finally: log.removeHandler(reporter)
+        value = summary["oof_score"] if summary.get("oof_score") is not None else summary["scores"][0]
         trial.set_user_attr("run_dir", str(run_dir)); trial.set_user_attr("seconds", summary["seconds"])
-        return summary["oof_score"] if summary.get("oof_score") is not None else summary["scores"][0]
+        if tracker: tracker.finish(child, "FINISHED", reporter.reported, value, run_dir)
+        return value
 
-    s.optimize(objective, n_trials=trials, timeout=timeout)
+    try: s.optimize(objective, n_trials=trials, timeout=timeout)
+    finally:
+        if tracker: tracker.close(s.best_value if any(t.value is not None for t in s.trials) else None)
     if any(t.state == optuna.trial.TrialState.COMPLETE for t in s.trials):
         best = trial_config(base, {k: v for k, v in s.best_trial.params.items()})
         write_run_config(best, folder / "best.yaml")
@@ -149,11 +216,12 @@ def tune_command(
     max_epochs:int=typer.Option(SPACE["epochs"][1], help="the most epochs a trial may train"),
     limit_rows:int|None=typer.Option(None, help="use a seeded sample of N training rows"),
     timeout:float|None=typer.Option(None, help="stop adding trials after this many seconds"),
-    mlflow:bool=typer.Option(False, help="track each trial's models in MLflow"),
+    mlflow:bool=typer.Option(False, help="track the study in MLflow: one parent run, a child run per trial"),
+    mlflow_uri:str|None=typer.Option(None, help="an MLflow server (default: the study folder's mlflow.db)"),
 ):
     "Search learning rate, epochs, batch size, length, template, label smoothing, layer-wise decay and freezing with Optuna; write the best as a config file."
     from rich.console import Console
-    flags = dict(dataset=dataset, train=train, target=target, folds=folds, limit_rows=limit_rows, mlflow=mlflow)
+    flags = dict(dataset=dataset, train=train, target=target, folds=folds, limit_rows=limit_rows, mlflow=mlflow, mlflow_uri=mlflow_uri)
     if dataset is None and target is not None: flags["dataset"] = "none"   # --target alone: no registry defaults
     base = resolve_config(preset, config, flags)
     space = {**SPACE, "epochs": (1, max(1, max_epochs))}

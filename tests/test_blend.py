@@ -1,4 +1,4 @@
-"`blend_run` on a real run folder: the GBDT on the run's own folds, the blend weight from out-of-fold rows, a blended submission."
+"Blending on real run folders: tabular models on the run's own folds, weights from out-of-fold rows, predict applies the saved blend."
 import json
 import numpy as np
 import pandas as pd
@@ -6,35 +6,62 @@ import pytest
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    "A one-epoch, 3-fold Titanic run on 96 rows (MiniLM) with the bundled test file."
+    "A one-epoch, 3-fold Titanic run on 96 rows (MiniLM) with the bundled test file (curated template: no blend by default)."
     from mlx_modernbert.runconfig import resolve_config
     from mlx_modernbert.run import train_run
     return train_run(resolve_config("test", flags={"output": str(tmp_path_factory.mktemp("blend")), "folds": 3}, env={}))
 
 def test_blend_scores_and_submission(run):
-    from mlx_modernbert.blend import blend_run
+    from mlx_modernbert.predict import predict_run
     run_dir, summary = run
-    b = blend_run(run_dir)
+    assert summary["blend"] is None and not (run_dir / "blend").exists()      # the curated Titanic template: auto does not blend
+    from typer.testing import CliRunner
+    from mlx_modernbert.cli import app
+    r = CliRunner().invoke(app, ["blend", str(run_dir)]); assert r.exit_code == 0, r.output
+    b = json.loads((run_dir / "blend.json").read_text())
     assert b["text"] == pytest.approx(summary["oof_score"])                     # the text part is the run's own OOF score
-    assert b["blend"] == max(b["weights"].values()) >= max(b["text"], b["gbdt"])  # accuracy: higher is better
-    assert set(b["gbdt_splits"]) == {"fold-0", "fold-1", "fold-2"} and 0 <= b["weight"] <= 1
-    assert json.loads((run_dir / "blend.json").read_text())["blend"] == b["blend"]
-    text, blended = pd.read_csv(run_dir / "submission.csv"), pd.read_csv(b["submission"])
+    assert b["blend"] >= max(b["text"], b["gbdt"], b["linear"])                 # accuracy: higher is better
+    assert set(b["splits"]["gbdt"]) == {"fold-0", "fold-1", "fold-2"} and sum(b["weights"].values()) == pytest.approx(1)
+    text, blended = pd.read_csv(run_dir / "submission.csv"), pd.read_csv(run_dir / "submission_blend.csv")
     assert list(blended.columns) == list(text.columns) == ["PassengerId", "Survived"]
     assert (blended.PassengerId == text.PassengerId).all() and set(blended.Survived) <= {0, 1}
-    if b["weight"] == 1.0: assert (blended.Survived == text.Survived).all()
+    from mlx_modernbert.datasets import DATASETS
+    assert (predict_run(DATASETS["titanic"].test, run_dir).Survived == blended.Survived).all()             # predict applies the blend
+    assert (predict_run(DATASETS["titanic"].test, run_dir, blend=False).Survived == text.Survived).all()   # ... unless told not to
 
-def test_gbdt_never_sees_its_fold(run, monkeypatch):
-    "Each fold's GBDT is fitted on the complement of that fold's held-out rows."
+def test_models_never_see_their_fold(run, monkeypatch):
+    "Each fold's tabular models are fitted on the complement of that fold's held-out rows."
     import mlx_modernbert.blend as blend
     run_dir, _ = run
-    fitted, real = [], blend.gbdt_predict
-    def spy(task, X, y, predict, num_classes=0, seed=42):
-        fitted.append((set(X.index), set(predict[0].index))); return real(task, X, y, predict, num_classes, seed)
-    monkeypatch.setattr(blend, "gbdt_predict", spy)
-    blend.blend_run(run_dir, submission=False)
-    assert len(fitted) == 3
-    for train, held in fitted: assert not train & held and len(train | held) == 96
+    fitted, real = [], blend.fit_part
+    def spy(part, task, X, y, seed=42):
+        fitted.append(set(X.index)); return real(part, task, X, y, seed)
+    monkeypatch.setattr(blend, "fit_part", spy)
+    blend.blend_run(run_dir)
+    splits = blend.run_splits(run_dir, "binary")
+    assert len(fitted) == 6
+    for train, s in zip(fitted[::2], splits): assert not train & set(s["rows"]) and len(train) + len(s["rows"]) == 96
+
+def test_default_run_blends_generic_tables(tmp_path):
+    "A table without a curated template is blended by default; the CLI prints each part; predict gives the blend."
+    from typer.testing import CliRunner
+    from mlx_modernbert.cli import app
+    from sklearn.datasets import load_wine
+    wine = load_wine(as_frame=True).frame.sample(60, random_state=0)
+    wine["target"] = np.asarray(["barolo", "grignolino", "barbera"])[wine.target]
+    wine.iloc[:45].to_csv(tmp_path / "train.csv", index=False); wine.iloc[45:].drop(columns="target").to_csv(tmp_path / "test.csv", index=False)
+    r = CliRunner().invoke(app, ["train", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"), "--target", "target",
+                                 "--preset", "test", "--folds", "2", "--output", str(tmp_path / "runs"), "--no-mlflow"])
+    assert r.exit_code == 0, r.output
+    assert "blend (accuracy, out-of-fold): text" in r.output and "linear" in r.output
+    run_dir = next((tmp_path / "runs").iterdir())
+    scores = json.loads((run_dir / "scores.json").read_text())["blend"]
+    assert scores["blend"] >= max(scores["text"], scores["gbdt"], scores["linear"])
+    r = CliRunner().invoke(app, ["predict", "--test", str(tmp_path / "test.csv"), "--checkpoint", str(run_dir), "--output", str(tmp_path / "sub.csv")])
+    assert r.exit_code == 0, r.output
+    assert (pd.read_csv(tmp_path / "sub.csv").target == pd.read_csv(run_dir / "submission.csv").target).all()
+    r = CliRunner().invoke(app, ["train", "--train", str(tmp_path / "train.csv"), "--target", "target", "--blend", "forest", "--no-mlflow"])
+    assert r.exit_code == 2 and "blend='forest'" in r.output
 
 def test_refuses_other_tasks(tmp_path):
     from mlx_modernbert.blend import blend_run

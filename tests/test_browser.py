@@ -1,6 +1,6 @@
 """The documentation site and JupyterLab in a real browser: headless Chromium driven by Selenium.
 
-Screenshots go to `test-artifacts/` (git-ignored) so CI keeps them."""
+Screenshots go to `test-artifacts/` (git-ignored) so CI keeps them: `docs-*.png` for the site, `jupyterlab-*.png`."""
 import os, re, shutil, signal, socket, subprocess, sys, threading, time, urllib.request
 from functools import partial
 from html.parser import HTMLParser
@@ -54,24 +54,80 @@ def site(tmp_path_factory):
 PAGES = {"index.html": "mlx_modernbert", "layers.html": "attention", "trainer.html": "Learner", "run.html": "train_run",
          "architecture.html": "From a CSV to a submission", "kaggle.html": "kaggle_submit",
          "loaders.html": "TextLoader.epoch_batches",   # a method shown with show_doc
+         "commands.html": "mlx-modernbert kaggle submit", "howto.html": "use a GPU",
          "tutorials/titanic.html": "Titanic, end to end", "tutorials/house_prices.html": "House Prices",
          "tutorials/penguins.html": "Penguins"}
+SECTIONS = ["Tutorials", "How do I", "How the package is built", "Command line", "API reference"]
 
-def test_site_pages_render_with_parameter_tables_and_no_broken_links(browser, site):
+def shot(browser, name:str):
+    browser.save_screenshot(str(ARTIFACTS / f"docs-{name.replace('/', '-').removesuffix('.html')}.png"))
+
+def test_site_pages_render_with_parameter_tables_and_no_prompts(browser, site):
     base, out = site
     for page, text in PAGES.items():
         browser.get(base + page)
         body = browser.find_element("tag name", "body").text
         assert text in body, f"{page}: {text!r} not shown"
-        assert len(browser.find_elements("css selector", "nav a")) >= 20          # the sidebar lists every page
+        header = browser.find_element("css selector", ".bd-header").text
+        assert all(s in header for s in SECTIONS), f"{page}: the header lacks a section: {header!r}"
+        assert not re.search(r"(In|Out)\s*\[\s*\d*\s*\]:", body), f"{page}: notebook prompts shown"
         if page in ("layers.html", "trainer.html", "run.html", "kaggle.html", "loaders.html"):
-            headers = [th.text for th in browser.find_elements("css selector", "table th")]
+            headers = [th.text for th in browser.find_elements("css selector", "article table th")]
             assert "Type" in headers and "Default" in headers and "Details" in headers, page   # parameter tables
+            assert len(browser.find_elements("css selector", ".bd-sidebar-primary a")) >= 20   # the sidebar lists every module
         if page == "loaders.html": assert "the epoch, which reseeds the shuffle" in body   # a docments description in a table
-        browser.save_screenshot(str(ARTIFACTS / f"docs-{page.replace('/', '-')}.png"))
+        shot(browser, page)
     browser.get(base + "tutorials/titanic.html")
-    assert len(browser.find_elements("css selector", "main img")) >= 4          # the tutorial's committed plots are there
-    # every internal link of every page resolves (pages; anchors are not checked)
+    assert len(browser.find_elements("css selector", "article img")) >= 4        # the tutorial's committed plots are there
+    # nothing is loaded from another host: the site works offline
+    remote = [f"{p.name}: {m}" for p in out.rglob("*.html") for m in re.findall(r'<(?:script|link)[^>]*(?:src|href)="(?:https?:)?//[^"]+', p.read_text())]
+    assert not remote, remote[:5]
+
+def test_site_search_finds_the_trainer(browser, site):
+    from selenium.webdriver.support.ui import WebDriverWait
+    base, _ = site
+    browser.get(base + "search.html?q=Learner")
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements("css selector", "#search-results li a"))
+    hits = [a.get_attribute("href") for a in browser.find_elements("css selector", "#search-results li a")]
+    shot(browser, "search-Learner")
+    assert any(h.split("#")[0].endswith("/trainer.html") for h in hits), hits[:10]
+
+def test_site_code_is_highlighted_in_light_and_dark_modes(browser, site):
+    base, _ = site
+    browser.get(base + "loaders.html")
+    colour = lambda css: browser.execute_script(f"return getComputedStyle(document.querySelector('{css}')).color")
+    seen = {}
+    for mode in ("light", "dark"):
+        browser.execute_script(f"document.documentElement.dataset.theme = '{mode}'; document.documentElement.dataset.mode = '{mode}'")
+        keyword, text = colour("article div.highlight pre span.k"), colour("article div.highlight pre")
+        assert keyword != text, f"{mode}: keywords are not coloured ({keyword})"
+        seen[mode] = (keyword, colour("body"))
+        shot(browser, f"loaders-{mode}")
+    assert seen["light"] != seen["dark"], seen        # the dark mode has its own colours
+
+def test_site_widgets_render_from_saved_state(browser, site):
+    from selenium.webdriver.support.ui import WebDriverWait, Select
+    base, _ = site
+    browser.get(base + "tutorials/titanic.html")
+    wait = WebDriverWait(browser, 60)
+    wait.until(lambda d: d.find_elements("css selector", "article .widget-dropdown select"))
+    menu = Select(browser.find_element("css selector", "article .widget-dropdown select"))
+    options = [o.text for o in menu.options]
+    assert options[:1] == ["titanic"] and "sentence" in options           # the template explorer, from its state
+    assert "tokens" in browser.find_element("css selector", "article .widget-html-content").text
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element("css selector", "article .jupyter-widgets"))
+    menu.select_by_visible_text("sentence")                                          # interactive without a kernel
+    assert menu.first_selected_option.text == "sentence"
+    shot(browser, "titanic-widget")
+    browser.get(base + "widgets.html")                                               # the training dashboard
+    wait.until(lambda d: d.find_elements("css selector", "article .widget-hprogress"))
+    bar = browser.find_element("css selector", "article .widget-hprogress")
+    browser.execute_script("arguments[0].scrollIntoView()", bar)
+    assert "done: 16 updates" in browser.find_element("tag name", "article").text
+    shot(browser, "widgets-dashboard")
+
+def test_site_internal_links_resolve(site):
+    base, out = site
     broken, checked = [], set()
     for html in out.rglob("*.html"):
         parser = Links(); parser.feed(html.read_text())
@@ -83,7 +139,7 @@ def test_site_pages_render_with_parameter_tables_and_no_broken_links(browser, si
             try: urllib.request.urlopen(url, timeout=10)
             except Exception as e: broken.append(f"{html.name} -> {href} ({e})")
     assert not broken, broken
-    assert len(checked) >= len(PAGES)
+    assert len(checked) >= 40
 
 @pytest.fixture
 def jupyter_lab(tmp_path):

@@ -1,27 +1,18 @@
-"`mlx-modernbert tune` end to end: two trials on Titanic `--preset test` settings, a resume that adds one, and a best config `train` reads."
-import functools
+"`mlx-modernbert tune` end to end through the CLI: two trials on Titanic `--preset test` settings tracked as MLflow child runs, a resume that adds one, and a best config `train` reads."
 import optuna
 import pytest
 
 @pytest.fixture(scope="module")
 def cli():
-    import typer
     from typer.testing import CliRunner
-    from mlx_modernbert.errors import MlxModernBertError
-    from mlx_modernbert.tune import tune_command
-    app = typer.Typer()
-    @functools.wraps(tune_command)
-    def tune(**kwargs):
-        try: return tune_command(**kwargs)
-        except MlxModernBertError as e: typer.echo(f"error: {e}"); raise typer.Exit(2)
-    app.command("tune")(tune); app.command("other")(lambda: None)
+    from mlx_modernbert.cli import app
     return lambda *args: CliRunner().invoke(app, ["tune", *map(str, args)])
 
 @pytest.mark.slow
 def test_two_trials_then_resume(cli, tmp_path):
     from mlx_modernbert.runconfig import resolve_config
     args = ["--preset", "test", "--dataset", "titanic", "--folds", "2", "--max-epochs", "1", "--folder", tmp_path / "study"]
-    got = cli("--trials", "2", *args)
+    got = cli("--trials", "2", "--mlflow", *args)
     assert got.exit_code == 0, got.output
     storage = f"sqlite:///{tmp_path / 'study' / 'study.db'}"
     study = optuna.load_study(study_name="tune", storage=storage)
@@ -30,9 +21,20 @@ def test_two_trials_then_resume(cli, tmp_path):
     assert all(t.params["epochs"] == 1 for t in study.trials)
     best = resolve_config(config_file=tmp_path / "study" / "best.yaml", env={})
     assert {k: getattr(best, k) for k in study.best_params} == study.best_params and best.limit_rows == 96
-    got = cli("--trials", "1", *args)
+    from mlflow import MlflowClient
+    client = MlflowClient(f"sqlite:///{tmp_path / 'study' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("mlx-modernbert-tune").experiment_id
+    parent = study.user_attrs["mlflow_parent"]["run_id"]
+    children = client.search_runs([exp], f"tags.mlflow.parentRunId = '{parent}'")
+    assert sorted(int(r.data.tags["optuna.trial"]) for r in children) == [0, 1]      # every trial a child run of the study's
+    for r in children:
+        t = study.trials[int(r.data.tags["optuna.trial"])]
+        assert r.info.status == ("FINISHED" if t.value is not None else "KILLED")
+        if t.value is not None: assert r.data.metrics["oof_score"] == pytest.approx(t.value)
+    got = cli("--trials", "1", "--mlflow", *args)
     assert got.exit_code == 0, got.output
     assert len(optuna.load_study(study_name="tune", storage=storage).trials) == 3
+    assert len(client.search_runs([exp], f"tags.mlflow.parentRunId = '{parent}'")) == 3   # the resumed study adds under the same parent
 
 def test_bad_preset_is_one_line(cli, tmp_path):
     got = cli("--preset", "nope", "--folder", tmp_path)
