@@ -404,7 +404,7 @@ def make_template(spec:str, # a style name, a "{column}" format string, or a fil
     forbidden = ds.targets + ([ds.id_column] if ds.id_column else [])
     if spec == "key-value":
         meanings = {c: d.get("values") for c, d in (dictionary or {}).items()}
-        if len(ds.features) > WIDE_COLUMNS: return KeyValueTemplate.fit(ds.frame, ds.features, missing, meanings=meanings)
+        if len(ds.features) > WIDE_COLUMNS: return KeyValueTemplate.fit(ds.frame, ds.features, missing, ranks=False, meanings=meanings)   # no tokens to spare
         return KeyValueTemplate.fit(ds.frame, ds.features, missing, usual_share=None, max_chars=None, meanings=meanings)
     if spec == "sentence": return SentenceTemplate(ds.features, missing)
     if spec == "titanic":

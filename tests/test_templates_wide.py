@@ -1,5 +1,5 @@
 "Wide tables: the compact key-value template lets far more of House Prices' 79 columns into 128 tokens, and the truncation warning names the columns lost."
-import logging
+import logging, re
 from pathlib import Path
 import numpy as np
 import pytest
@@ -55,8 +55,12 @@ def test_warning_names_lost_columns(houses, tok, tmp_path, caplog):
         tokenize_cached(texts, tok, MAX_LENGTH, "compact", tmp_path)
     assert caplog.records[-1].getMessage() == first
 
-def test_narrow_tables_unchanged():
+def test_narrow_tables_keep_every_value():
+    "A narrow table loses no value and no character: the fitted template only adds where numbers lie among the training rows."
     titanic = load_dataset("titanic")
     template = make_template("key-value", titanic)
-    assert template.usual is None and template.max_chars is None
-    assert template.render(titanic.frame.head(3)) == KeyValueTemplate(titanic.features).render(titanic.frame.head(3))
+    assert template.usual is None and template.max_chars is None and sorted(template.percentiles) == ["Age", "Fare"]
+    plain = KeyValueTemplate(titanic.features).render(titanic.frame.head(20))
+    fitted = template.render(titanic.frame.head(20))
+    strip = lambda t: re.sub(r" \((?:very )?(?:low|high), (?:bottom|top) \d+%\)", "", t)
+    assert [strip(t) for t in fitted] == plain and fitted != plain
