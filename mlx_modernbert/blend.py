@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from .errors import DataError
-from .datasets import read_table, atomic_write, atomic_write_text
+from .datasets import atomic_write, atomic_write_text
 from .runconfig import RunConfig
 from .prepare import Prepared
 from .metrics import get_metric, task_score

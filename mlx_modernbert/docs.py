@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/docs.html.md"""
 
 # %% ../nbs/45_docs.ipynb #57f867ab
 from __future__ import annotations
-import html, re, shutil, subprocess, sys
+import re, shutil, subprocess, sys
 from pathlib import Path
 
 # %% auto #0

@@ -54,7 +54,7 @@ def test_default_run_blends_generic_tables(tmp_path):
                                  "--preset", "test", "--folds", "2", "--output", str(tmp_path / "runs"), "--no-mlflow"])
     assert r.exit_code == 0, r.output
     assert "blend (accuracy, out-of-fold): text" in r.output and "linear" in r.output
-    run_dir = next((tmp_path / "runs").iterdir())
+    run_dir = next((tmp_path / "runs").glob("*/scores.json")).parent
     scores = json.loads((run_dir / "scores.json").read_text())["blend"]
     assert scores["blend"] >= max(scores["text"], scores["gbdt"], scores["linear"])
     r = CliRunner().invoke(app, ["predict", "--test", str(tmp_path / "test.csv"), "--checkpoint", str(run_dir), "--output", str(tmp_path / "sub.csv")])
