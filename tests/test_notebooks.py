@@ -22,8 +22,8 @@ TUTORIAL_ENV = {"MLX_MODERNBERT_LIMIT_ROWS": "96", "MLX_MODERNBERT_EPOCHS": "1",
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "nbs")))
 def test_notebook(notebook, request):
-    quick = request.config.getoption("--quick")
-    skip, force = ("slow", "") if quick else ("", "slow")
+    slow = request.config.getoption("--slow-notebooks") and not request.config.getoption("--quick")
+    skip, force = ("", "slow") if slow else ("slow", "")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(TUTORIAL_ENV if "tutorials" in notebook.parts else {})}
     proc = subprocess.run([sys.executable, "-c", RUNNER, str(notebook), skip, force],
                           capture_output=True, text=True, cwd=ROOT, env=env)
