@@ -272,7 +272,6 @@ class BertForMaskedLM(MaskedLMMixin, PretrainedMixin, nn.Module):
         "Vocabulary logits of hidden states: `cls.predictions` (transform, decoder tied to the word embeddings, bias)."
         return self.cls.predictions(h, self.bert.embeddings.word_embeddings)
 
-
     def __call__(self, input_ids:mx.array, attention_mask:mx.array|None=None, token_type_ids:mx.array|None=None) -> mx.array:
         return self.decode(self.bert(input_ids, attention_mask, token_type_ids))
 

@@ -134,7 +134,6 @@ class ModernBertForMaskedLM(MaskedLMMixin, PretrainedMixin, nn.Module):
         if isinstance(self.decoder, TiedDecoder): return self.decoder(h, self.model.embeddings.tok_embeddings)
         return self.decoder(h)
 
-
     def __call__(self, input_ids:mx.array, attention_mask:mx.array|None=None) -> mx.array:
         return self.decode(self.model(input_ids, attention_mask))
 

@@ -238,7 +238,6 @@ class NeoBertForMaskedLM(MaskedLMMixin, NeoBertPretrainedMixin, nn.Module):
         "Vocabulary logits of hidden states: the linear `decoder`."
         return self.decoder(h)
 
-
     def __call__(self, input_ids:mx.array, attention_mask:mx.array|None=None) -> mx.array:
         return self.decode(self.model(input_ids, attention_mask))
 
