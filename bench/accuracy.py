@@ -1,9 +1,9 @@
 """Accuracy of the default run on tables it has never seen, next to a default GBDT and a logistic (or ridge) regression on the same split.
 
-Usage: .venv/bin/python bench/accuracy.py [--datasets iris,wine,penguins,diabetes,breast_cancer,titanic] [--folds 0] [--out /tmp/bench-accuracy]
+Usage: .venv/bin/python bench/accuracy.py [--datasets iris,wine,penguins,diabetes,breast_cancer,titanic] [--folds K] [--out /tmp/bench-accuracy]
 
 The user's protocol from issue 16: each table is split once (seeded) into 75% training rows and a held-out 25% whose
-labels are put aside; `train --train X --target Y` runs with the defaults (plus --folds when given) and `predict`
+labels are put aside; `train --train X --target Y` runs with the defaults (5 folds on tables of at most 3,000 rows; --folds overrides) and `predict`
 scores the held-out rows (the default run blends its tabular models in); a default scikit-learn HistGradientBoosting
 and a logistic regression (ridge for regression) are fitted on the same 75% and scored on the same 25%.
 Also reported: the text model alone on the held-out rows (`predict --no-blend`), and each part's validation score
@@ -43,7 +43,7 @@ def baselines(task:str, metric:str, train:pd.DataFrame, held:pd.DataFrame, featu
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="iris,wine,penguins,diabetes,breast_cancer,titanic")
-    ap.add_argument("--folds", type=int, default=0, help="0: the default (one validation split); k: k-fold")
+    ap.add_argument("--folds", type=int, default=None, help="default: the package's (5 folds up to 3,000 rows); 0: one validation split; k: k folds")
     ap.add_argument("--epochs", type=int, default=None, help="default: RunConfig's")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", default="/tmp/bench-accuracy")

@@ -14,10 +14,10 @@ import pandas as pd
 from .errors import DataError
 
 # %% auto #0
-__all__ = ['log', 'TASKS', 'CLASS_TASKS', 'DATA_DIR', 'DATASETS', 'read_table', 'atomic_write', 'atomic_write_text',
-           'atomic_to_csv', 'check_output_path', 'feature_kinds', 'coerce_features', 'detect_task', 'LabelEncoding',
-           'TabularDataset', 'load_test', 'train_val_split', 'kfold_indices', 'DatasetSpec', 'dataset_spec',
-           'load_dataset']
+__all__ = ['log', 'TASKS', 'CLASS_TASKS', 'DATA_DIR', 'DATASETS', 'SMALL_TABLE_ROWS', 'DEFAULT_FOLDS', 'read_table',
+           'atomic_write', 'atomic_write_text', 'atomic_to_csv', 'check_output_path', 'feature_kinds',
+           'coerce_features', 'detect_task', 'LabelEncoding', 'TabularDataset', 'load_test', 'train_val_split',
+           'kfold_indices', 'DatasetSpec', 'dataset_spec', 'load_dataset', 'default_folds']
 
 # %% ../nbs/10_datasets.ipynb #0ab23ee3
 log = logging.getLogger("mlx_modernbert")
@@ -361,3 +361,16 @@ def load_dataset(
     path = train or spec.train
     if path is None: raise DataError(f"dataset {name!r} is not bundled; pass the path of its train CSV")
     return TabularDataset.load(path, spec.target, spec.id_column, spec.task, spec.log_target)
+
+# %% ../nbs/10_datasets.ipynb #3f416661
+SMALL_TABLE_ROWS = 3000   # tables up to this many training rows are trained as a k-fold ensemble by default
+DEFAULT_FOLDS = 5   # the folds of that ensemble
+
+def default_folds(
+    ds:TabularDataset, # the training table (after `limit_rows`)
+    validation_file:bool=False, # the run was given its own validation rows (`--val`)
+) -> int:
+    "Folds a run trains when it names none: 5 on tables of at most 3,000 rows whose every class has 5 rows, else 0 (one split)."
+    if validation_file or len(ds) > SMALL_TABLE_ROWS: return 0
+    if (y := _stratify(ds)) is not None and np.bincount(y).min() < DEFAULT_FOLDS: return 0
+    return DEFAULT_FOLDS

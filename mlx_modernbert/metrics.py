@@ -49,6 +49,7 @@ def _log_loss(y, p):
     y, p = np.asarray(y), p.reshape(len(p), -1)
     if y.ndim == 2 and y.shape == p.shape and p.shape[1] > 1:   # multilabel: the mean binary log loss over every label
         return log_loss(y.ravel(), p.ravel(), labels=[0, 1])
+    if p.shape[1] > 1: p = p / p.sum(axis=1, keepdims=True)   # float32 or clipped probabilities, summing to 1 again
     return log_loss(y.reshape(-1), p[:, 0] if p.shape[1] == 1 else p, labels=None if p.shape[1] == 1 else list(range(p.shape[1])))
 def _rmse(y, p): return float(np.sqrt(np.mean((y.reshape(len(y), -1) - p.reshape(len(p), -1)) ** 2)))
 def _rmse_log(y, p): return _rmse(np.log1p(np.maximum(y, 0)), np.log1p(np.maximum(p, 0)))

@@ -8,12 +8,12 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/run.html.md"""
 from __future__ import annotations
 import json, logging, shutil, signal, tempfile, threading, time
 from datetime import datetime
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .backend import mx
-from .datasets import DataError, train_val_split, kfold_indices, atomic_write_text, atomic_to_csv, check_output_path
+from .datasets import DataError, train_val_split, kfold_indices, default_folds, atomic_write_text, atomic_to_csv, check_output_path
 from .runconfig import RunConfig, resolve_config, write_run_config
 from .distributed import process_rank, broadcast_text, barrier
 from .prepare import Prepared
@@ -118,11 +118,12 @@ def train_run(
         if (resume / "config.yaml").exists(): resume_dir, (cfg, ignored) = resume, resume_config(resume, cfg)
         elif (resume / "trainer_state.json").exists(): checkpoint = resume
         else: raise DataError(f"--resume {resume}: neither a run folder (config.yaml) nor a checkpoint (trainer_state.json)")
-        if checkpoint is not None and cfg.folds >= 2:
+        if checkpoint is not None and (cfg.folds or 0) >= 2:
             raise DataError(f"--resume {resume}: a checkpoint continues one model; pass the run folder to continue a k-fold run")
+        if checkpoint is not None: cfg = replace(cfg, folds=0)   # one model, whatever the table's size
     if resume is None and rank == 0: check_output_path(cfg.output, "--output", folder=True)   # before any data or model is read
     fold_parallel = world > 1 and cfg.distribute == "folds"   # each process trains folds rank, rank + world, ...
-    if fold_parallel and cfg.folds < 2: raise DataError("distribute='folds' needs folds >= 2 (e.g. --folds 5)")
+    if fold_parallel and cfg.folds is not None and cfg.folds < 2: raise DataError("distribute='folds' needs folds >= 2 (e.g. --folds 5)")
     group = mx.distributed.init() if world > 1 else None
     run_dir = _run_folder(cfg, rank, fold_parallel, group)   # every process takes part in naming it
     if resume_dir is not None and (rank == 0 or fold_parallel): run_dir = resume_dir
@@ -138,6 +139,12 @@ def train_run(
         if resume_dir is not None: log.info("resuming %s", resume_dir)
         if resume_dir is not None and ignored: log.warning("--resume continues the run with its own config.yaml; ignored: %s", ", ".join(ignored))
         prep = Prepared(cfg)
+        if cfg.folds is None:   # chosen by the table's size; config.yaml records it for predict, blend and --resume
+            cfg = prep.cfg = replace(cfg, folds=default_folds(prep.ds, validation_file=bool(cfg.val)))
+            log.info("folds: %s (%d training rows; --folds 0 trains one split, --folds K a K-fold ensemble)",
+                     f"{cfg.folds}-fold ensemble" if cfg.folds else "one train/validation split", len(prep.ds))
+            if resume_dir is None and (rank == 0 or not fold_parallel): write_run_config(cfg, run_dir / "config.yaml")
+            if fold_parallel and cfg.folds < 2: raise DataError(f"distribute='folds' needs folds >= 2; this table ({len(prep.ds)} rows) gets one split by default: pass --folds 5")
         from mlx_modernbert.blend import blend_parts
         parts = blend_parts(cfg.blend, prep)   # before training: an impossible --blend fails now, not after the folds
         log.info("data: %d rows, task %s, metric %s, template %s", len(prep.ds), prep.ds.task, prep.metric, prep.template.name)

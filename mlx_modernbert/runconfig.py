@@ -58,7 +58,7 @@ class RunConfig:
     layer_lr_decay: float|None = opt(None, "e.g. 0.9: lower learning rates towards the embeddings")
     dtype: str = opt("float32", "float32 or bfloat16")
     compile: bool = opt(True, "compile the training step with mx.compile")
-    folds: int = opt(0, "0: one train/validation split; k >= 2: k-fold ensemble")
+    folds: int|None = opt(None, "0: one train/validation split; k >= 2: k-fold ensemble; none (default): 5 folds on tables of at most 3,000 rows, else one split")
     val_fraction: float = opt(0.2, "validation share when no --val and no folds")
     lora: str|None = opt(None, "LoRA preset (r4, r8, r16) or None for full fine-tuning; the --lora flag picks r8", flag="r8")
     final_model: str = opt("last", "the weights each model keeps: last (an honest held-out score) or best (epoch with the best validation metric)")
@@ -125,8 +125,8 @@ def _problems(c) -> list[str]:
              within("warmup_ratio", 0, 1), within("label_smoothing", 0, 1), within("val_fraction", 0.01, 1),
              within("weight_decay", 0, 1, closed_high=True), within("layer_lr_decay", 0.01, 1, optional=True, closed_high=True),
              positive("lr"), positive("max_grad_norm", optional=True)]
-    if "folds" in present and (c.folds == 1 or c.folds < 0): found.append(f"folds={c.folds}: use 0 (one train/validation split) or k >= 2 (k-fold ensemble)")
-    if "val" in present and c.val and c.folds >= 2: found.append(f"val={c.val!r} with folds={c.folds}: k folds validate on the training rows; pass one of them")
+    if "folds" in present and c.folds is not None and (c.folds == 1 or c.folds < 0): found.append(f"folds={c.folds}: use 0 (one train/validation split) or k >= 2 (k-fold ensemble)")
+    if "val" in present and c.val and (c.folds or 0) >= 2: found.append(f"val={c.val!r} with folds={c.folds}: k folds validate on the training rows; pass one of them")
     if "register" in present and c.register and not c.mlflow: found.append(f"register={c.register!r} needs MLflow tracking, which is off: add --mlflow")
     return [f for f in found if f]
 

@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/trainer.html.md"""
 
 # %% ../nbs/22_trainer.ipynb #73615970
 from __future__ import annotations
-import math, time, warnings
+import math, os, time, warnings
 from contextlib import contextmanager
 from fastcore.basics import patch
 import numpy as np
@@ -20,13 +20,30 @@ from .loaders import TextLoader
 from .runconfig import TrainConfig
 
 # %% auto #0
-__all__ = ['AdamWF32', 'lr_schedule', 'make_optimizer', 'CancelFitException', 'CancelEpochException', 'Callback', 'global_norm',
-           'clip_global_norm', 'check_dtype', 'Learner', 'predict_outputs', 'ProgressCallback', 'EarlyStoppingCallback',
-           'NaNGuardCallback', 'LRLoggerCallback']
+__all__ = ['update_streams', 'AdamWF32', 'lr_schedule', 'make_optimizer', 'CancelFitException', 'CancelEpochException',
+           'Callback', 'global_norm', 'clip_global_norm', 'check_dtype', 'Learner', 'predict_outputs',
+           'ProgressCallback', 'EarlyStoppingCallback', 'NaNGuardCallback', 'LRLoggerCallback']
 
 # %% ../nbs/22_trainer.ipynb #4110842b
+_UPDATE_STREAMS = {}   # device -> the streams optimizer updates are spread over (created once)
+
+def update_streams() -> list|None:
+    "On a CPU with two or more cores, two CPU streams (MLX runs each on its own thread) for the optimizer's elementwise update; None elsewhere."
+    if not on_cpu() or (os.cpu_count() or 1) < 2: return None
+    if "cpu" not in _UPDATE_STREAMS: _UPDATE_STREAMS["cpu"] = [mx.default_stream(mx.cpu), mx.new_stream(mx.cpu)]
+    return _UPDATE_STREAMS["cpu"]
+
 class AdamWF32(optim.AdamW):
-    "AdamW whose moments are float32 whatever the parameter dtype; the update is computed in float32."
+    "AdamW whose moments are float32 whatever the parameter dtype; the update is computed in float32 (on a CPU, over two cores)."
+    def apply_gradients(
+        self,
+        gradients:dict, # the gradients of the parameters this optimizer updates
+        parameters:dict, # those parameters
+    ) -> dict:
+        "The updated parameters; on a multi-core CPU each parameter's update goes to the less loaded of two streams."
+        self._stream_load = [0, 0]
+        return super().apply_gradients(gradients, parameters)
+
     def init_single(
         self,
         parameter:mx.array, # the parameter whose state is created
@@ -41,7 +58,11 @@ class AdamWF32(optim.AdamW):
         parameter:mx.array, # the parameter
         state:dict, # its float32 first and second moments
     ):
-        return super().apply_single(gradient.astype(mx.float32), parameter.astype(mx.float32), state).astype(parameter.dtype)
+        streams, update = update_streams(), super().apply_single
+        if streams is None: return update(gradient.astype(mx.float32), parameter.astype(mx.float32), state).astype(parameter.dtype)
+        load = getattr(self, "_stream_load", [0, 0]); k = int(load[1] < load[0]); load[k] += parameter.size
+        with mx.stream(streams[k]):   # elementwise and memory-bound: the two halves run on the two cores
+            return update(gradient.astype(mx.float32), parameter.astype(mx.float32), state).astype(parameter.dtype)
 
 def lr_schedule(
     peak:float, # the learning rate reached after warmup

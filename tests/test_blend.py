@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
@@ -72,3 +73,20 @@ def test_refuses_other_tasks(tmp_path):
     (tmp_path / "run").mkdir()
     write_run_config(RunConfig(dataset=None, train=str(tmp_path / "t.csv"), target="a,b", task="multilabel", folds=3, mlflow=False, output=str(tmp_path)), tmp_path / "run" / "config.yaml")
     with pytest.raises(DataError, match="blending supports"): blend_run(tmp_path / "run")
+
+def test_small_table_is_a_five_fold_ensemble_by_default(tmp_path):
+    "With no --folds, a table of at most 3,000 rows trains 5 folds; config.yaml records them; the blend is chosen on every row."
+    from typer.testing import CliRunner
+    from mlx_modernbert.cli import app
+    from sklearn.datasets import load_wine
+    wine = load_wine(as_frame=True).frame.sample(50, random_state=1)
+    wine.to_csv(tmp_path / "train.csv", index=False)
+    r = CliRunner().invoke(app, ["train", "--train", str(tmp_path / "train.csv"), "--target", "target", "--epochs", "1", "--max-length", "32",
+                                 "--output", str(tmp_path / "runs"), "--no-mlflow"])
+    assert r.exit_code == 0, r.output
+    run_dir = next((tmp_path / "runs").glob("*/scores.json")).parent
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["folds"] == 5
+    assert "folds: 5-fold ensemble (50 training rows" in (run_dir / "run.log").read_text()
+    scores = json.loads((run_dir / "scores.json").read_text())
+    assert len(scores["scores"]) == 5 and scores["oof_score"] is not None and len(pd.read_csv(run_dir / "oof.csv")) == 50
+    assert sorted(p.name for p in run_dir.glob("fold-*")) == [f"fold-{k}" for k in range(5)]

@@ -133,7 +133,7 @@ def test_train_on_mutated_train_csv(tmp_path, case, target):
         for k, value in enumerate(target): df.loc[k % len(df), "Survived"] = value
     path = write_csv(df, tmp_path / f"train-{CASES['train']}.csv", fmt)
     out = tmp_path / f"runs-{CASES['train']}"
-    r = cli("train", "--dataset", "titanic", "--train", path, "--test", "none", "--limit-rows", "48", "--epochs", "1",
+    r = cli("train", "--folds", "0", "--dataset", "titanic", "--train", path, "--test", "none", "--limit-rows", "48", "--epochs", "1",
             "--max-length", "32", "--no-mlflow", "--output", out)
     kind = outcome(r, [str(path), path.name, *map(str, df.columns), "Survived", "PassengerId", *TRAIN.columns])
     OUTCOMES["train"][kind] += 1; event(kind)

@@ -18,7 +18,7 @@ def run_folder(stdout:str) -> Path:
 
 @pytest.mark.slow
 def test_titanic_train_and_predict(tmp_path):
-    r = cli("train", "--dataset", "titanic", *TINY, "--output", tmp_path / "runs", "--mlflow")
+    r = cli("train", "--dataset", "titanic", "--folds", "0", *TINY, "--output", tmp_path / "runs", "--mlflow")
     assert r.returncode == 0, r.stderr[-3000:]
     run = run_folder(r.stdout)
     names = {p.name for p in run.iterdir()}
@@ -35,7 +35,7 @@ def test_titanic_train_and_predict(tmp_path):
 @pytest.mark.slow
 def test_house_prices_regression_in_price_scale(tmp_path):
     hp = DATA / "house_prices"
-    r = cli("train", "--dataset", "house-prices", "--train", hp / "train.csv", "--test", hp / "test.csv", *TINY,
+    r = cli("train", "--dataset", "house-prices", "--train", hp / "train.csv", "--test", hp / "test.csv", "--folds", "0", *TINY,
             "--output", tmp_path, "--no-mlflow", "--lr", "3e-4")
     assert r.returncode == 0, r.stderr[-3000:]
     sub = pd.read_csv(run_folder(r.stdout) / "submission.csv")

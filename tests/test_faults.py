@@ -7,7 +7,7 @@ import pytest
 from helpers import wait_for
 
 CLI = str(Path(sys.executable).with_name("mlx-modernbert"))
-TINY = ["--dataset", "titanic", "--limit-rows", "48", "--max-length", "32", "--test", "none", "--no-mlflow", "--seed", "7"]
+TINY = ["--folds", "0", "--dataset", "titanic", "--limit-rows", "48", "--max-length", "32", "--test", "none", "--no-mlflow", "--seed", "7"]
 
 def cli(*args, timeout=600):
     return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout)

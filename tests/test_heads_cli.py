@@ -36,7 +36,7 @@ def test_multilabel_from_comma_separated_targets(tmp_path, penguins):
 def test_ordinal_task_predicts_the_ordered_labels(tmp_path):
     hp = pd.read_csv(DATA / "house_prices" / "train.csv").iloc[:200]
     hp.to_csv(tmp_path / "train.csv", index=False)
-    r = cli("train", "--train", tmp_path / "train.csv", "--target", "OverallQual", "--task", "ordinal", *TINY, "--output", tmp_path / "runs")
+    r = cli("train", "--train", tmp_path / "train.csv", "--target", "OverallQual", "--task", "ordinal", "--folds", "0", *TINY, "--output", tmp_path / "runs")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     run = run_folder(r.stdout)
     extra = json.loads((run / "model" / "checkpoints" / "final" / "extra.json").read_text())
@@ -54,7 +54,7 @@ def test_multi_output_regression_and_huber_loss(tmp_path):
     hp = pd.read_csv(DATA / "house_prices" / "train.csv").iloc[:160]
     hp.to_csv(tmp_path / "train.csv", index=False)
     r = cli("train", "--train", tmp_path / "train.csv", "--target", "SalePrice,GrLivArea", "--id-column", "Id", "--loss", "huber",
-            "--lr", "3e-4", *TINY, "--output", tmp_path / "runs")
+            "--lr", "3e-4", "--folds", "0", *TINY, "--output", tmp_path / "runs")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     run = run_folder(r.stdout)
     val = pd.read_csv(run / "validation_predictions.csv")
@@ -83,5 +83,5 @@ def test_bad_loss_or_validation_labels_are_one_line(tmp_path, args, message):
     titanic = pd.read_csv(ROOT / "mlx_modernbert" / "data" / "titanic" / "train.csv")
     titanic.iloc[:100].to_csv(tmp_path / "tr.csv", index=False); titanic.iloc[100:120].assign(Survived=7).to_csv(tmp_path / "va.csv", index=False)
     args = [str(tmp_path / "va.csv") if a == "VAL" else a for a in args]
-    r = cli("train", "--train", tmp_path / "tr.csv", "--target", "Survived", *args, *TINY, "--output", tmp_path / "runs")
+    r = cli("train", "--train", tmp_path / "tr.csv", "--target", "Survived", "--folds", "0", *args, *TINY, "--output", tmp_path / "runs")
     assert r.returncode == 2 and message in r.stdout and "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr[-2000:]

@@ -190,7 +190,7 @@ def test_cli_trains_and_predicts_from_a_pretraining_layout(name, checkpoints, tm
     df = pd.read_csv(PENGUINS)
     df.drop(columns=["species"]).head(20).to_csv(tmp_path / "test.csv", index=False)
     run = lambda *a: subprocess.run([CLI, *map(str, a)], capture_output=True, text=True, cwd=tmp_path)
-    r = run("train", "--train", PENGUINS, "--target", "species", "--model", folder, "--epochs", "1", "--max-length", "32",
+    r = run("train", "--folds", "0", "--train", PENGUINS, "--target", "species", "--model", folder, "--epochs", "1", "--max-length", "32",
             "--limit-rows", "64", "--no-mlflow", "--output", tmp_path / "runs")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     folder_line = next(l for l in r.stdout.splitlines() if "run folder:" in l)

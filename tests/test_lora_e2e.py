@@ -9,7 +9,7 @@ from helpers import max_abs_diff, report
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("mlx-modernbert"))
 TEST_CSV = ROOT / "mlx_modernbert" / "data" / "titanic" / "test.csv"
-TINY = ["--limit-rows", "64", "--epochs", "1", "--max-length", "32", "--no-mlflow"]
+TINY = ["--folds", "0", "--limit-rows", "64", "--epochs", "1", "--max-length", "32", "--no-mlflow"]
 
 def cli(*args):
     return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=600)

@@ -351,7 +351,7 @@ def test_cli_finetunes_and_predicts(cli_model, tmp_path):
 
 @pytest.mark.slow
 def test_cli_finetunes_with_lora(cli_model, tmp_path):
-    r = run_cli("train", "--train", PENGUINS, "--target", "species", "--model", cli_model, "--lora", "--epochs", "1",
+    r = run_cli("train", "--train", PENGUINS, "--target", "species", "--model", cli_model, "--lora", "--folds", "0", "--epochs", "1",
                 "--max-length", "64", "--limit-rows", "48", "--no-mlflow", "--output", tmp_path / "runs", cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     log = (run_folder(r.stdout) / "run.log").read_text()

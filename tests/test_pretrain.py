@@ -129,7 +129,7 @@ def test_cli_pretrain_then_train_and_transformers_loads(tmp_path):
     with torch.no_grad(): expected = ref.eval()(torch.tensor(ids)).logits.numpy()
     assert np.abs(np.array(ours(mx.array(ids))) - expected).max() < TOL
     # and train fine-tunes it (one split, one epoch)
-    r = CliRunner().invoke(app, ["train", "--train", str(tmp_path / "train.csv"), "--target", "Survived", "--model", str(out / "model"),
+    r = CliRunner().invoke(app, ["train", "--folds", "0", "--train", str(tmp_path / "train.csv"), "--target", "Survived", "--model", str(out / "model"),
                                  "--epochs", "1", "--max-length", "48", "--no-mlflow", "--output", str(tmp_path / "runs")])
     assert r.exit_code == 0, r.output
     assert "accuracy" in r.output
