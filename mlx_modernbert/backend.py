@@ -10,8 +10,8 @@ import ctypes, glob, os, platform, sys, sysconfig, time, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['OPENBLAS_ENV', 'BLAS_PATH', 'MALLOC_ENV', 'MALLOC_TUNED', 'openblas_candidates', 'find_openblas', 'load_fast_blas',
-           'keep_freed_memory', 'matmul_gflops', 'blas_description', 'device_summary']
+__all__ = ['OPENBLAS_ENV', 'GPU_BUFFER_ENV', 'BLAS_PATH', 'MALLOC_ENV', 'MALLOC_TUNED', 'openblas_candidates', 'find_openblas',
+           'load_fast_blas', 'keep_freed_memory', 'matmul_gflops', 'blas_description', 'device_summary']
 
 # %% ../nbs/00_backend.ipynb #e12f5765
 OPENBLAS_ENV = "MLX_MODERNBERT_OPENBLAS"  # environment variable: explicit OpenBLAS path, or `none`
@@ -79,6 +79,8 @@ def load_fast_blas() -> Path|None:
     return path
 
 # %% ../nbs/00_backend.ipynb #a77a6b6b
+GPU_BUFFER_ENV = "MLX_MAX_MB_PER_BUFFER"   # MLX (CUDA): MB of inputs a batch of queued GPU work may hold before it is closed
+if sys.platform == "linux": os.environ.setdefault(GPU_BUFFER_ENV, "200")
 BLAS_PATH = load_fast_blas()
 import mlx.core as mx
 import mlx.nn as nn

@@ -13,9 +13,10 @@ from .config import ModernBertConfig
 from .errors import ConfigError
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'exp_nonpositive', 'erf_rational', 'gelu_cpu', 'softmax_cpu', 'on_cpu', 'gelu', 'record_attention',
-           'attention', 'activation', 'padding_bias', 'sliding_window_bias', 'attention_biases', 'ModernBertAttention',
-           'ModernBertMLP', 'pool', 'segment_positions', 'segment_biases', 'rope_at', 'pool_segments']
+__all__ = ['ACTIVATIONS', 'CUDA_FUSIONS', 'exp_nonpositive', 'erf_rational', 'gelu_cpu', 'softmax_cpu', 'on_cpu', 'gelu',
+           'record_attention', 'attention', 'activation', 'padding_bias', 'sliding_window_bias', 'attention_biases',
+           'fused_cuda', 'geglu_forward', 'geglu_backward', 'geglu_linear', 'ModernBertAttention', 'ModernBertMLP',
+           'pool', 'segment_positions', 'segment_biases', 'rope_at', 'pool_segments']
 
 # %% ../nbs/02_layers.ipynb #b4b022f6
 _EXP2_TAYLOR = [math.log(2) ** k / math.factorial(k) for k in range(8)]   # 2^f = e^(f ln 2), |f| <= 1/2
@@ -146,6 +147,95 @@ def attention_biases(
     local = window if pad is None else mx.maximum(window + pad, mx.finfo(dtype).min)
     return {"full_attention": pad, "sliding_attention": local}
 
+# %% ../nbs/02_layers.ipynb #7fae5d94
+CUDA_FUSIONS = {"geglu_linear": True}   # switches for the CUDA-only paths below
+_ON_CUDA: list = []
+
+def fused_cuda(
+    name:str, # a key of `CUDA_FUSIONS`
+) -> bool:
+    "Whether the fused path `name` is used now: its switch is on and MLX runs on its CUDA backend (default device a GPU)."
+    if not _ON_CUDA: _ON_CUDA.append(bool(getattr(getattr(mx, "cuda", None), "is_available", lambda: False)()))
+    return bool(CUDA_FUSIONS.get(name)) and _ON_CUDA[0] and not on_cpu()
+
+# %% ../nbs/02_layers.ipynb #a4cf8fa1
+_GEGLU_FWD = """
+size_t rows = 1;
+for (int d = 0; d < wi_ndim - 1; ++d) rows *= wi_shape[d];
+const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+if (idx >= rows * I) return;
+const size_t r = idx / I, c = idx - r * I;
+const float a = static_cast<float>(wi[r * 2 * I + c]);
+const float g = static_cast<float>(wi[r * 2 * I + I + c]);
+out[idx] = static_cast<T>(0.5f * a * (1.0f + erff(a * 0.7071067811865476f)) * g);
+"""
+_GEGLU_BWD = """
+size_t rows = 1;
+for (int d = 0; d < wi_ndim - 1; ++d) rows *= wi_shape[d];
+const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+if (idx >= rows * I) return;
+const size_t r = idx / I, c = idx - r * I;
+const float a = static_cast<float>(wi[r * 2 * I + c]);
+const float g = static_cast<float>(wi[r * 2 * I + I + c]);
+const float d = static_cast<float>(dy[idx]);
+const float cdf = 0.5f * (1.0f + erff(a * 0.7071067811865476f));
+const float pdf = 0.3989422804014327f * __expf(-0.5f * a * a);
+dwi[r * 2 * I + c] = static_cast<T>(d * g * (cdf + a * pdf));
+dwi[r * 2 * I + I + c] = static_cast<T>(d * a * cdf);
+"""
+_GEGLU_KERNELS: dict = {}
+
+def _geglu_kernel(backward:bool):
+    "The GeGLU forward or backward CUDA kernel, built on first use."
+    if backward not in _GEGLU_KERNELS:
+        _GEGLU_KERNELS[backward] = mx.fast.cuda_kernel(
+            name="geglu_bwd" if backward else "geglu_fwd", input_names=["wi", "dy"] if backward else ["wi"],
+            output_names=["dwi"] if backward else ["out"], source=_GEGLU_BWD if backward else _GEGLU_FWD)
+    return _GEGLU_KERNELS[backward]
+
+def _launch(wi:mx.array, inputs:list, backward:bool) -> mx.array:
+    I = wi.shape[-1] // 2
+    total = wi.size // 2
+    return _geglu_kernel(backward)(inputs=inputs, template=[("T", wi.dtype), ("I", I)], grid=(-(-total // 256) * 256, 1, 1),
+                                   threadgroup=(256, 1, 1), output_shapes=[wi.shape if backward else (*wi.shape[:-1], I)],
+                                   output_dtypes=[wi.dtype])[0]
+
+def geglu_forward(
+    wi:mx.array, # (..., 2 * intermediate): the input half, then the gate half
+) -> mx.array:
+    "`gelu(input) * gate` with the exact GELU: one CUDA kernel (float32 inside) on MLX's CUDA backend, `gelu` elsewhere."
+    if not fused_cuda("geglu_linear"):
+        inp, gate = mx.split(wi, 2, axis=-1)
+        return gelu(inp) * gate
+    return _launch(wi, [wi], backward=False)
+
+def geglu_backward(
+    wi:mx.array, # (..., 2 * intermediate) as `geglu_forward` took it
+    dy:mx.array, # (..., intermediate): the cotangent of its output
+) -> mx.array:
+    "Gradient of `geglu_forward` with respect to `wi` (both halves): one CUDA kernel on MLX's CUDA backend, MLX ops elsewhere."
+    if not fused_cuda("geglu_linear"):
+        a, g = (t.astype(mx.float32) for t in mx.split(wi, 2, axis=-1))
+        d = dy.astype(mx.float32)
+        cdf = 0.5 * (1 + mx.erf(a * 0.7071067811865476))
+        pdf = 0.3989422804014327 * mx.exp(-0.5 * a * a)
+        return mx.concatenate([d * g * (cdf + a * pdf), d * a * cdf], axis=-1).astype(wi.dtype)
+    return _launch(wi, [wi, dy], backward=True)
+
+@mx.custom_function
+def geglu_linear(
+    wi:mx.array, # (..., 2 * intermediate): `Wi`'s output
+    W:mx.array, # (hidden, intermediate): `Wo`'s weight
+) -> mx.array:
+    "`geglu_forward(wi) @ W.T`, whose VJP recomputes the GeGLU product instead of saving it."
+    return geglu_forward(wi) @ W.T
+
+@geglu_linear.vjp
+def _geglu_linear_vjp(primals, dy, output):
+    wi, W = primals
+    dW = dy.reshape(-1, W.shape[0]).T @ geglu_forward(wi).reshape(-1, W.shape[1])
+    return geglu_backward(wi, dy @ W), dW
+
 # %% ../nbs/02_layers.ipynb #6e73fba2
 class ModernBertAttention(nn.Module):
     "Self-attention of one ModernBERT layer: fused QKV projection, RoPE, fused attention, output projection."
@@ -186,9 +276,14 @@ class ModernBertMLP(nn.Module):
         self.act = activation(config.hidden_activation)
         self.drop = nn.Dropout(config.mlp_dropout)
         self.Wo = nn.Linear(config.intermediate_size, config.hidden_size, bias=config.mlp_bias)
+        self.dropout = config.mlp_dropout
 
     def __call__(self, x:mx.array) -> mx.array:
-        inp, gate = mx.split(self.Wi(x), 2, axis=-1)
+        wi = self.Wi(x)
+        if (self.training and self.dropout == 0 and self.act is gelu and type(self.Wo) is nn.Linear and "bias" not in self.Wo
+                and fused_cuda("geglu_linear")):   # on CUDA: the product is recomputed in the backward pass, not saved
+            return geglu_linear(wi, self.Wo.weight)
+        inp, gate = mx.split(wi, 2, axis=-1)
         return self.Wo(self.drop(self.act(inp) * gate))
 
 # %% ../nbs/02_layers.ipynb #d3b03a86
