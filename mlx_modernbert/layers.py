@@ -159,7 +159,7 @@ def fused_cuda(
     return bool(CUDA_FUSIONS.get(name)) and _ON_CUDA[0] and not on_cpu()
 
 # %% ../nbs/02_layers.ipynb #a4cf8fa1
-_GEGLU_FWD = """
+_GEGLU_ROW = """
 size_t rows = 1;
 for (int d = 0; d < wi_ndim - 1; ++d) rows *= wi_shape[d];
 const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -167,16 +167,11 @@ if (idx >= rows * I) return;
 const size_t r = idx / I, c = idx - r * I;
 const float a = static_cast<float>(wi[r * 2 * I + c]);
 const float g = static_cast<float>(wi[r * 2 * I + I + c]);
+"""   # one thread per output element: its row, column and the two halves of `Wi`'s output
+_GEGLU_FWD = _GEGLU_ROW + """
 out[idx] = static_cast<T>(0.5f * a * (1.0f + erff(a * 0.7071067811865476f)) * g);
 """
-_GEGLU_BWD = """
-size_t rows = 1;
-for (int d = 0; d < wi_ndim - 1; ++d) rows *= wi_shape[d];
-const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-if (idx >= rows * I) return;
-const size_t r = idx / I, c = idx - r * I;
-const float a = static_cast<float>(wi[r * 2 * I + c]);
-const float g = static_cast<float>(wi[r * 2 * I + I + c]);
+_GEGLU_BWD = _GEGLU_ROW + """
 const float d = static_cast<float>(dy[idx]);
 const float cdf = 0.5f * (1.0f + erff(a * 0.7071067811865476f));
 const float pdf = 0.3989422804014327f * __expf(-0.5f * a * a);
