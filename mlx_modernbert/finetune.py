@@ -24,8 +24,8 @@ from .prepare import Prepared
 from .outputs import save_heldout
 
 # %% auto #0
-__all__ = ['log', 'PROBLEM_TYPES', 'new_model', 'freeze_token_embeddings', 'freeze_bottom_layers', 'checkpoint_extra',
-           'fit_model']
+__all__ = ['log', 'PROBLEM_TYPES', 'new_model', 'freeze_token_embeddings', 'grow_token_embeddings', 'freeze_bottom_layers',
+           'checkpoint_extra', 'epochs_for_updates', 'fit_model']
 
 # %% ../nbs/32_finetune.ipynb #db2e1014
 log = logging.getLogger("mlx_modernbert")
@@ -41,6 +41,7 @@ def new_model(
     model = load_pretrained(prep.model_dir, task="sequence-classification", num_labels=prep.num_labels,
                             problem_type=PROBLEM_TYPES.get(prep.ds.task, "single_label_classification"))
     if model.quantization: dequantize_model(model)   # a quantized checkpoint trains in full precision (quantized layers would stay frozen)
+    if prep.added_tokens: grow_token_embeddings(model, prep.tokenizer, prep.added_tokens)
     if cfg.lora:
         from mlx_modernbert.lora import apply_lora, LORA_PRESETS, trainable_summary
         apply_lora(model, LORA_PRESETS[cfg.lora]); log.info("LoRA %s: %s", cfg.lora, trainable_summary(model))
@@ -58,6 +59,27 @@ def freeze_token_embeddings(
     for name, m in model.named_modules():
         if name in frozen: m.freeze()
     return frozen
+
+# %% ../nbs/32_finetune.ipynb #a528d5b6
+def grow_token_embeddings(
+    model, # a task model (BERT, ModernBERT or NeoBERT)
+    tokenizer, # a `TextTokenizer` that holds `tokens`
+    tokens:list[str], # added tokens, lowest magnitude first (a template's `added_tokens`)
+) -> int:
+    "Give the token-embedding matrix a row for each of `tokens`, started between the embeddings of `low` and `high` by rank; returns the vocabulary size."
+    ids = [tokenizer.tokenizer.token_to_id(t) for t in tokens]
+    if None in ids: raise RunConfigError(f"the tokenizer lacks {tokens[ids.index(None)]!r}: build it with extend_tokenizer")
+    vocab = model.config.vocab_size
+    found = [m for _, m in model.named_modules() if isinstance(m, nn.Embedding) and m.weight.shape[0] == vocab]
+    if len(found) != 1: raise RunConfigError(f"{type(model).__name__}: expected one token-embedding matrix of {vocab} rows, found {len(found)}")
+    weight, size = found[0].weight, max(vocab, max(ids) + 1)
+    if size > vocab: weight = mx.concatenate([weight, mx.zeros((size - vocab, weight.shape[1]), weight.dtype)])
+    def word(text): return weight[mx.array(tokenizer.tokenizer.encode(text, add_special_tokens=False).ids)].mean(axis=0)
+    low, high = word("low"), word("high")
+    share = mx.linspace(0, 1, len(ids))[:, None]
+    weight[mx.array(ids)] = (low + share * (high - low)).astype(weight.dtype)
+    found[0].weight, model.config.vocab_size = weight, size
+    return size
 
 # %% ../nbs/32_finetune.ipynb #6cbf0294
 def freeze_bottom_layers(
@@ -84,6 +106,18 @@ def checkpoint_extra(
             "feature_kinds": feature_kinds(ds.frame, ds.features), "max_length": cfg.max_length,
             "run_config": asdict(cfg)}
 
+def epochs_for_updates(
+    cfg:RunConfig, # the run configuration (`epochs`, `min_updates`, `grad_accum`)
+    batches:int, # training micro-batches per epoch
+    name:str="model", # the model's name, for the log line
+) -> int:
+    "The epochs that give at least `min_updates` optimizer updates (never fewer than `epochs`); small tables train longer."
+    per_epoch = max(1, -(-batches // cfg.grad_accum))
+    epochs = max(cfg.epochs, -(-cfg.min_updates // per_epoch))
+    if epochs > cfg.epochs: log.info("%s: %d epochs of %d updates (min_updates=%d; epochs=%d gives %d)", name, epochs, per_epoch,
+                                     cfg.min_updates, cfg.epochs, cfg.epochs * per_epoch)
+    return epochs
+
 def _saved_step(folder:Path) -> int|None:
     "The update count a checkpoint was saved at (None when there is none)."
     state = folder / "trainer_state.json"
@@ -102,18 +136,20 @@ def fit_model(
     cfg = prep.cfg if seed is None else replace(prep.cfg, seed=seed)
     keep_optimizer = cfg.keep_optimizer
     template, rows = prep.fold_rows(train_idx, val_idx)
+    train = prep.loader(train_idx, train=True, seed=cfg.seed, rows=rows)
+    cfg = replace(cfg, epochs=epochs_for_updates(cfg, len(train), name))
     model = new_model(cfg, prep)
     if cfg.dtype == "bfloat16": model.set_dtype(mx.bfloat16)
     extra, ck = checkpoint_extra(cfg, prep, template), folder / "checkpoints"
     from mlx_modernbert.widgets import progress_callback   # the live dashboard in Jupyter, a progress bar elsewhere
     callbacks = [progress_callback(), NaNGuardCallback(), MetricsLogger(folder),
-                 CheckpointCallback(ck, keep_last=cfg.keep_last, best_only=cfg.best_only, extra=extra, tokenizer_dir=prep.model_dir,
+                 CheckpointCallback(ck, keep_last=cfg.keep_last, best_only=cfg.best_only, extra=extra, tokenizer_dir=prep.tokenizer_dir,
                                     track_best=cfg.final_model == "best", last=True, optimizer=keep_optimizer)]
     if cfg.patience: callbacks.append(EarlyStoppingCallback(cfg.patience))
     if cfg.mlflow: callbacks.append(MLflowCallback(folder.parent, cfg.mlflow_uri, run_name=f"{folder.parent.name}/{name}",
                                                    params=asdict(cfg), checkpoint_dir=ck))
     val = prep.loader(val_idx, train=False, rows=rows)
-    learn = Learner(model, prep.loader(train_idx, train=True, seed=cfg.seed, rows=rows), val, prep.ds.task, cfg.train_config(),
+    learn = Learner(model, train, val, prep.ds.task, cfg.train_config(),
                     callbacks, metric=prep.metric, decode=prep.ds.encoding.decode)
     if resume is not None:
         load_checkpoint(learn, resume); log.info("%s: resumed from %s at epoch %d", name, resume, learn.epoch)
@@ -122,7 +158,7 @@ def fit_model(
     else:   # the last weights are the model: `last/` holds them unless the fit ended between epochs
         final = ck / "final"
         if _saved_step(ck / "last") != learn.step:
-            save_checkpoint(learn, ck / "last", {**extra, "metrics": learn.history[-1] if learn.history else {}}, prep.model_dir)
+            save_checkpoint(learn, ck / "last", {**extra, "metrics": learn.history[-1] if learn.history else {}}, prep.tokenizer_dir)
     out, idx = learn.predict(val)
     scores = learn.score(out, idx, val)   # the held-out outputs serve both the score and the OOF file
     result = {"score": scores[learn.metric.name], "best": str(final), "outputs": out, "rows": val_idx[idx], "history": learn.history}

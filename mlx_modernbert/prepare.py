@@ -6,13 +6,13 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/prepare.html.md"""
 
 # %% ../nbs/31_prepare.ipynb #e0e702e1
 from __future__ import annotations
-import logging
+import hashlib, logging
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .datasets import DataError, TabularDataset, dataset_spec, load_test, read_table
 from .templates import make_template, read_data_dictionary
-from .tokenize import TextTokenizer, tokenize_cached
+from .tokenize import TextTokenizer, extend_tokenizer, tokenize_cached
 from .loaders import TextLoader
 from .hub import resolve_model_dir
 from .heads import head_width
@@ -49,10 +49,16 @@ class Prepared:
         self.test_path = cfg.test or (own.test if own else None)   # bundled test file by default
         self.test = load_test(self.test_path, self.ds) if self.test_path else None
         dictionary = read_data_dictionary(cfg.data_dictionary) if cfg.data_dictionary else None
-        self.template = make_template(cfg.template or (own.template if own else "key-value"), self.ds, cfg.missing, extra_rows=self.test, dictionary=dictionary)
+        self.template = make_template(cfg.template or (own.template if own else "key-value"), self.ds, cfg.missing, extra_rows=self.test,
+                                      dictionary=dictionary, numbers=cfg.numbers, bins=cfg.number_bins)
         self.metric = cfg.metric or (own.metric if own else DEFAULT_METRIC[self.ds.task])
         self.model_dir = resolve_model_dir(cfg.model)
-        self.tokenizer = TextTokenizer.from_folder(self.model_dir)
+        self.added_tokens = getattr(self.template, "added_tokens", [])   # magnitude tokens: the tokenizer and the embeddings gain them
+        self.tokenizer_dir = self.model_dir
+        if self.added_tokens:
+            digest = hashlib.sha256(f"{self.model_dir.resolve()}:{self.added_tokens}".encode()).hexdigest()[:16]
+            self.tokenizer_dir = extend_tokenizer(self.model_dir, self.added_tokens, Path(cfg.output) / ".cache" / f"tokenizer-{digest}")
+        self.tokenizer = TextTokenizer.from_folder(self.tokenizer_dir)
         texts = self.template.render(self.ds.frame)
         self.rows = tokenize_cached(texts, self.tokenizer, cfg.max_length, self.template.fingerprint, Path(cfg.output) / ".cache")
         self.y, self.cfg = self.ds.y, cfg

@@ -40,9 +40,12 @@ class RunConfig:
     model: str = opt("sentence-transformers/all-MiniLM-L6-v2", "folder, offline name or hub id")
     template: str|None = opt(None, "key-value, sentence, titanic, a \"{column}\" string or a file")
     missing: str|None = opt("unknown", "how missing values are written (None: omitted)")
+    numbers: str = opt("digits", "how the key-value template writes measured numbers: digits, bins (a relative-magnitude token per value: its quantile bin among the fold's training rows, a learnt embedding) or both (the token, then the digits)")
+    number_bins: int = opt(16, "quantile bins (magnitude tokens) per numeric column when numbers is bins or both")
     data_dictionary: str|None = opt(None, "a file describing the columns (Kaggle's data_description.txt layout, or YAML/JSON column -> {description, values}): the key-value template writes coded values as their meanings")
     max_length: int = opt(128, "tokens per row (longer rows are truncated, with a warning)")
     epochs: int = opt(4, "passes over the training data")
+    min_updates: int = opt(0, "at least this many optimizer updates per model: small tables get more epochs (0: epochs as given)")
     batch_size: int = opt(16, "rows per micro-batch")
     eval_batch_size: int = opt(64, "rows per batch when predicting")
     grad_accum: int = opt(1, "micro-batches per optimizer update")
@@ -119,6 +122,7 @@ def _problems(c) -> list[str]:
              one_of("schedule", ("cosine", "linear", "constant")), one_of("dtype", ("float32", "bfloat16")),
              one_of("lora", LORA_PRESETS, optional=True), one_of("final_model", ("best", "last")),
              one_of("distribute", ("data", "folds")), one_of("blend", ("auto", "all", "gbdt", "linear"), optional=True),
+             one_of("numbers", ("digits", "bins", "both")), within("number_bins", 2, 100, closed_high=True), at_least("min_updates", 0),
              at_least("max_length", 8), at_least("epochs", 1), at_least("batch_size", 1), at_least("eval_batch_size", 1),
              at_least("grad_accum", 1), at_least("freeze_layers", 0), at_least("keep_last", 0), at_least("ensemble", 1),
              at_least("patience", 1, optional=True), at_least("limit_rows", 2, optional=True),

@@ -6,7 +6,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/templates.html.md"""
 
 # %% ../nbs/11_templates.ipynb #7f1d820e
 from __future__ import annotations
-import math, re, string
+import logging, math, re, string
 from dataclasses import dataclass, replace
 from pathlib import Path
 import numpy as np
@@ -14,10 +14,11 @@ import pandas as pd
 from .datasets import DataError, TabularDataset
 
 # %% auto #0
-__all__ = ['RANK_WORDS', 'STYLES', 'WIDE_COLUMNS', 'TEMPLATE_CLASSES', 'is_missing', 'format_number', 'format_value',
-           'readable_name', 'shorten', 'RowText', 'join_parts', 'percentile_grid', 'rank_words', 'Template',
-           'KeyValueTemplate', 'SentenceTemplate', 'FormatTemplate', 'title_from_name', 'family_key', 'TitanicTemplate',
-           'make_template', 'read_data_dictionary', 'template_to_dict', 'template_from_dict']
+__all__ = ['RANK_WORDS', 'NUMBER_STYLES', 'log', 'STYLES', 'WIDE_COLUMNS', 'TEMPLATE_CLASSES', 'is_missing', 'format_number',
+           'format_value', 'readable_name', 'shorten', 'RowText', 'join_parts', 'percentile_grid', 'rank_words',
+           'magnitude_tokens', 'magnitude_token', 'Template', 'KeyValueTemplate', 'SentenceTemplate', 'FormatTemplate',
+           'title_from_name', 'family_key', 'TitanicTemplate', 'make_template', 'read_data_dictionary',
+           'template_to_dict', 'template_from_dict']
 
 # %% ../nbs/11_templates.ipynb #d4c9e931
 def is_missing(
@@ -112,6 +113,23 @@ def rank_words(
     if below >= RANK_WORDS[2][0]: return RANK_WORDS[2][1]
     return ""
 
+NUMBER_STYLES = ("digits", "bins", "both")   # how the key-value template writes a measured number (see `magnitude_token`)
+
+def magnitude_tokens(
+    bins:int, # how many magnitude tokens
+) -> list[str]:
+    "The shared relative-magnitude tokens `[NUM0]`..`[NUM{bins-1}]` that a tokenizer gains when numbers are written as bins."
+    return [f"[NUM{k}]" for k in range(bins)]
+
+def magnitude_token(
+    x:float, # a number
+    grid:list[float], # its column's percentiles among the training rows (`percentile_grid`)
+    bins:int, # how many equal-count bins the training values are cut into
+) -> str:
+    "The token of the quantile bin `x` falls in among the training values (`[NUM0]` lowest), as in TP-BERTa's relative-magnitude tokens."
+    rank = (np.searchsorted(grid, x, side="left") + np.searchsorted(grid, x, side="right")) / 200   # mid-rank in [0, 1.01]
+    return f"[NUM{min(bins - 1, int(rank * bins))}]"
+
 
 # %% ../nbs/11_templates.ipynb #56cd366b
 class Template:
@@ -163,6 +181,24 @@ class KeyValueTemplate(Template):
     max_chars: int|None = None  # most characters per value; longer values are cut (see `shorten`)
     percentiles: dict|None = None  # numeric column -> its training values' 0th..100th percentiles (see `rank_words`)
     meanings: dict|None = None  # column -> {code as written: its meaning} from a data dictionary (`read_data_dictionary`)
+    numbers: str = "digits"  # a measured number as digits, as its magnitude token (`bins`), or the token then the digits (`both`)
+    bins: int = 0  # magnitude tokens per column when `numbers` is not digits (`magnitude_token`)
+    ranks: bool = True  # digits are followed by their rank words (`rank_words`)
+
+    @property
+    def added_tokens(self) -> list[str]:
+        "Tokens this template writes that a pretrained tokenizer lacks (the magnitude tokens), in id order."
+        return magnitude_tokens(self.bins) if self.numbers != "digits" and self.percentiles else []
+
+    def fit_outcomes(
+        self,
+        df:pd.DataFrame, # the training rows (of a fold)
+        target:np.ndarray, # their encoded targets (unused: only the features place numbers)
+    ) -> KeyValueTemplate:
+        "A copy whose numbers are placed among `df`'s values alone, so a fold's held-out rows never shape its text."
+        if not self.percentiles: return self
+        grids = {c: percentile_grid(df[c]) for c in self.percentiles if c in df.columns}
+        return replace(self, percentiles={c: g for c, g in grids.items() if g} or None)
 
     def render_row(
         self,
@@ -180,14 +216,20 @@ class KeyValueTemplate(Template):
         column:str, # the column
         v, # its value in this row
     ) -> str:
-        "The value as words: a code's meaning, a number with its place among the training values, long text cut."
+        "The value as words: a code's meaning, a number with its place among the training values (words or a magnitude token), long text cut."
         codes = (self.meanings or {}).get(column)
         if codes:
             text = format_value(v, "")
             if text in codes or (text == "" and "NA" in codes): return shorten(codes[text or "NA"], self.max_chars)
         text = shorten(format_value(v, self.missing or ""), self.max_chars)
         grid = (self.percentiles or {}).get(column)
-        if grid and not is_missing(v) and (where := rank_words(float(v), grid)): text += f" ({where})"
+        if not grid or is_missing(v): return text
+        try: x = float(v)
+        except (TypeError, ValueError): return text   # a word where a number belongs is written as it is
+        if self.numbers != "digits":
+            token = magnitude_token(x, grid, self.bins)
+            return token if self.numbers == "bins" else f"{token} {text}"
+        if self.ranks and (where := rank_words(x, grid)): text += f" ({where})"
         return text
 
     @classmethod
@@ -200,6 +242,8 @@ class KeyValueTemplate(Template):
         max_chars:int|None=32, # most characters per value
         ranks:bool=True, # place numbers among the training rows' values (`rank_words`)
         meanings:dict|None=None, # column -> {code: meaning} (a data dictionary's `values`)
+        numbers:str="digits", # digits, bins (a magnitude token instead) or both (the token, then the digits); see `magnitude_token`
+        bins:int=16, # magnitude tokens per column when `numbers` is not digits
     ) -> KeyValueTemplate:
         "A key-value template fitted on the training rows: numbers in context and, for wide tables, usual values left out and long values cut."
         usual = {}
@@ -209,9 +253,13 @@ class KeyValueTemplate(Template):
             value, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))   # ties broken by the value: deterministic
             if n > usual_share * len(frame): usual[c] = value
         meanings = {c: m for c, m in (meanings or {}).items() if c in columns and m} or None
-        grids = {c: percentile_grid(frame[c]) for c in columns if ranks and c not in (meanings or {})}
+        if numbers not in NUMBER_STYLES: raise DataError(f"numbers={numbers!r}: use one of {NUMBER_STYLES}")
+        if numbers != "digits" and not 2 <= bins <= 100: raise DataError(f"number_bins={bins}: use 2 to 100 (bins come from percentiles)")
+        tokens = numbers != "digits"
+        grids = {c: percentile_grid(frame[c]) for c in columns if (ranks or tokens) and c not in (meanings or {})}
         return cls(list(columns), missing, usual=usual or None, max_chars=max_chars,
-                   percentiles={c: g for c, g in grids.items() if g} or None, meanings=meanings)
+                   percentiles={c: g for c, g in grids.items() if g} or None, meanings=meanings,
+                   numbers=numbers, bins=bins if tokens else 0, ranks=ranks and not tokens)
 
 @dataclass
 class SentenceTemplate(Template):
@@ -391,6 +439,7 @@ class TitanicTemplate(Template):
         return ", ".join(parts) + "."
 
 # %% ../nbs/11_templates.ipynb #3252da79
+log = logging.getLogger("mlx_modernbert")
 STYLES = ("key-value", "sentence", "titanic")
 WIDE_COLUMNS = 20  # a table with more feature columns than this gets the compact key-value template
 
@@ -399,13 +448,17 @@ def make_template(spec:str, # a style name, a "{column}" format string, or a fil
                   missing:str|None="unknown", # how to write missing values; None omits them (key-value, sentence)
                   extra_rows:pd.DataFrame|None=None, # unlabelled rows (test) that curated templates may count over
                   dictionary:dict|None=None, # column -> {"description", "values"} (`read_data_dictionary`): key-value writes codes as their meanings
+                  numbers:str="digits", # key-value: measured numbers as digits, bins (magnitude tokens) or both
+                  bins:int=16, # key-value: magnitude tokens per column when `numbers` is not digits
                  ) -> Template:
     "The template that `spec` names, built for `ds`'s feature columns."
     forbidden = ds.targets + ([ds.id_column] if ds.id_column else [])
     if spec == "key-value":
         meanings = {c: d.get("values") for c, d in (dictionary or {}).items()}
-        if len(ds.features) > WIDE_COLUMNS: return KeyValueTemplate.fit(ds.frame, ds.features, missing, ranks=False, meanings=meanings)   # no tokens to spare
-        return KeyValueTemplate.fit(ds.frame, ds.features, missing, usual_share=None, max_chars=None, meanings=meanings)
+        if len(ds.features) > WIDE_COLUMNS:   # no tokens to spare: no rank words (a magnitude token is shorter than most numbers' digits)
+            return KeyValueTemplate.fit(ds.frame, ds.features, missing, ranks=False, meanings=meanings, numbers=numbers, bins=bins)
+        return KeyValueTemplate.fit(ds.frame, ds.features, missing, usual_share=None, max_chars=None, meanings=meanings, numbers=numbers, bins=bins)
+    if numbers != "digits": log.info("numbers=%s applies to the key-value template; the %s template writes digits", numbers, spec if spec in STYLES else "format")
     if spec == "sentence": return SentenceTemplate(ds.features, missing)
     if spec == "titanic":
         feats = ds.frame[ds.features] if extra_rows is None else pd.concat([ds.frame[ds.features], extra_rows[ds.features]])

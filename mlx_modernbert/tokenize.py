@@ -6,14 +6,14 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/tokenize.html.md"""
 
 # %% ../nbs/12_tokenize.ipynb #f62de33c
 from __future__ import annotations
-import hashlib, logging, os
+import hashlib, logging, os, shutil
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from .datasets import DataError
 
 # %% auto #0
-__all__ = ['log', 'columns_cut', 'truncation_report', 'TextTokenizer', 'cache_key', 'tokenize_cached']
+__all__ = ['log', 'columns_cut', 'truncation_report', 'TextTokenizer', 'extend_tokenizer', 'cache_key', 'tokenize_cached']
 
 # %% ../nbs/12_tokenize.ipynb #b7dbe759
 def columns_cut(
@@ -93,6 +93,24 @@ class TextTokenizer:
         try: encodings = self.tokenizer.encode_batch(list(texts))
         finally: self.tokenizer.no_truncation()
         return [np.asarray(e.ids, dtype=np.int32) for e in encodings], truncation_report(texts, encodings, max_length)
+
+# %% ../nbs/12_tokenize.ipynb #7643a7da
+def extend_tokenizer(
+    model_dir:str|Path, # the model folder whose tokenizer is extended
+    tokens:list[str], # tokens to add (a template's `added_tokens`), in id order
+    folder:str|Path, # where the extended tokenizer's files are written
+) -> Path:
+    "Write `model_dir`'s tokenizer with `tokens` added (whole, never split) to `folder`, beside copies of its other tokenizer files."
+    from tokenizers import AddedToken
+    from mlx_modernbert.hub import TOKENIZER_FILES
+    base, folder = TextTokenizer.from_folder(model_dir), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    base.tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in tokens])
+    for name in TOKENIZER_FILES:
+        if name != "tokenizer.json" and (Path(model_dir) / name).exists(): shutil.copy2(Path(model_dir) / name, folder / name)
+    tmp = folder / f".tokenizer.json.{os.getpid()}.tmp"
+    base.tokenizer.save(str(tmp)); os.replace(tmp, folder / "tokenizer.json")   # atomic: a second process may read it
+    return folder
 
 # %% ../nbs/12_tokenize.ipynb #e661bfd1
 def cache_key(

@@ -1,0 +1,71 @@
+"""Numbers as relative-magnitude tokens (`--numbers bins|both`) through the CLI: the tokens and bins travel with each checkpoint,
+each fold's bins come from its own training rows, and predict, serve and the ONNX export give the training-time outputs."""
+import json, subprocess, sys
+from pathlib import Path
+import numpy as np
+import pandas as pd
+import pytest
+
+CLI = str(Path(sys.executable).with_name("mlx-modernbert"))
+PENGUINS = Path(__file__).parent / "data" / "penguins" / "penguins.csv"
+BINS = 8
+
+@pytest.fixture(scope="module")
+def binned_run(tmp_path_factory):
+    "Penguins (344 rows, 6 numeric columns), 2 folds, magnitude tokens then digits, a short fit raised to 12 updates by min_updates."
+    out = tmp_path_factory.mktemp("numbers")
+    r = subprocess.run([CLI, "train", "--train", PENGUINS, "--target", "species", "--numbers", "both", "--number-bins", str(BINS),
+                        "--folds", "2", "--epochs", "1", "--max-length", "64", "--batch-size", "32", "--min-updates", "12",
+                        "--blend", "none", "--output", out, "--no-mlflow"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    run = next(p.parent for p in out.glob("*/scores.json"))
+    from mlx_modernbert.runconfig import RunConfig, read_config_file
+    from mlx_modernbert.prepare import Prepared
+    return run, Prepared(RunConfig(**read_config_file(run / "config.yaml")))
+
+def checkpoint(run, k): return run / f"fold-{k}" / "checkpoints" / "final"
+
+def test_each_checkpoint_carries_its_tokens_and_its_folds_bins(binned_run):
+    from mlx_modernbert.blend import run_splits
+    from mlx_modernbert.templates import percentile_grid
+    run, prep = binned_run
+    assert "epochs of" in (run / "run.log").read_text()                          # min_updates raised the epochs and said so
+    frame = prep.ds.frame
+    for k, split in enumerate(run_splits(run, "multiclass")):
+        ck = checkpoint(run, k)
+        vocab = {t["content"]: t["id"] for t in json.loads((ck / "tokenizer.json").read_text())["added_tokens"]}
+        assert [vocab[f"[NUM{b}]"] for b in range(BINS)] == list(range(30522, 30522 + BINS))
+        assert json.loads((ck / "config.json").read_text())["vocab_size"] == 30522 + BINS
+        template = json.loads((ck / "extra.json").read_text())["template"]
+        assert (template["numbers"], template["bins"]) == ("both", BINS)
+        train_rows = frame.drop(index=split["rows"])
+        for column, grid in template["percentiles"].items():
+            assert grid == percentile_grid(train_rows[column]), column                # the fold's training rows alone
+            assert grid != percentile_grid(frame[column]), column                    # not the whole table's
+    assert (run / "oof.csv").exists()
+
+def test_predict_serve_and_onnx_give_the_training_time_outputs(binned_run):
+    from mlx_modernbert.blend import run_splits
+    from mlx_modernbert.outputs import output_predictions
+    from mlx_modernbert.predict import predict_run
+    from mlx_modernbert.serve import load_served_model
+    run, prep = binned_run
+    split = run_splits(run, "multiclass")[0]
+    rows = prep.ds.frame.iloc[split["rows"]]
+    expected = output_predictions("multiclass", split["outputs"])
+    classes = prep.ds.encoding.classes
+    got = predict_run(rows.drop(columns="species"), checkpoint(run, 0), probabilities=True, blend=False)
+    np.testing.assert_allclose(got[[f"prob_{c}" for c in classes]].to_numpy(), expected, atol=1e-5)
+    served = load_served_model(checkpoint(run, 0))
+    answers = served.predict(rows.drop(columns="species").head(40))
+    np.testing.assert_allclose([[a["probabilities"][c] for c in classes] for a in answers], expected[:40], atol=1e-5)
+    pytest.importorskip("onnxruntime"); pytest.importorskip("torch")
+    from mlx_modernbert.export import export_run
+    [exported] = export_run(checkpoint(run, 0), run / "model.onnx")
+    assert exported["max_abs_diff"] < 1e-4, exported                             # onnxruntime reads the same token ids
+
+def test_bad_settings_are_one_line(tmp_path):
+    for args, message in ((["--numbers", "words"], "numbers='words'"), (["--numbers", "bins", "--number-bins", "1"], "number_bins=1")):
+        r = subprocess.run([CLI, "train", "--train", PENGUINS, "--target", "species", *args, "--output", tmp_path, "--no-mlflow"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and message in r.stdout and "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
