@@ -47,6 +47,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=None, help="default: RunConfig's")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", default="/tmp/bench-accuracy")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a run setting for every table, as the CLI's flags take it (e.g. --set numbers=bins --set min_updates=300)")
     ap.add_argument("--reuse", action="store_true", help="reuse a finished run folder of the same table under --out (its blend is refitted with the current code)")
     a = ap.parse_args()
     from mlx_modernbert.runconfig import resolve_config
@@ -67,6 +69,7 @@ def main():
         flags = dict(dataset="none", train=str(train_csv), target=target, test=str(test_csv), folds=a.folds, mlflow=False,
                      output=str(out / "runs"), epochs=a.epochs, seed=a.seed)
         if id_column: flags["id_column"] = id_column
+        flags.update(dict(kv.split("=", 1) for kv in a.set))
         if name == "titanic": flags.update(dataset="titanic", train=str(train_csv), target=None)   # its curated template
         cfg = resolve_config(flags={k: v for k, v in flags.items() if v is not None}, env={})
         t = time.perf_counter()
@@ -89,7 +92,7 @@ def main():
         held_scores = {"text": task_score(metric, ds.task, y_held, probs(text), enc.decode),
                        "default run": task_score(metric, ds.task, y_held, probs(blended), enc.decode)}
         held_scores.update(baselines(ds.task, metric, ds.frame, held, ds.features, prep.y, y_held, enc.decode))
-        row = dict(table=name, rows=len(df), task=ds.task, metric=metric, template=prep.template.name, held_out=held_scores,
+        row = dict(table=name, settings=dict(kv.split("=", 1) for kv in a.set), rows=len(df), task=ds.task, metric=metric, template=prep.template.name, held_out=held_scores,
                    validation=summary.get("blend") or {"text": summary.get("oof_score") or summary["scores"][0]}, seconds=round(seconds))
         results.append(row); print(json.dumps(row), flush=True)
         (out / "results.json").write_text(json.dumps(results, indent=1))

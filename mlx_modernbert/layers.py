@@ -15,8 +15,9 @@ from .errors import ConfigError
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'CUDA_FUSIONS', 'exp_nonpositive', 'erf_rational', 'gelu_cpu', 'softmax_cpu', 'on_cpu', 'gelu',
            'record_attention', 'attention', 'activation', 'padding_bias', 'sliding_window_bias', 'attention_biases',
-           'fused_cuda', 'geglu_forward', 'geglu_backward', 'geglu_linear', 'ModernBertAttention', 'ModernBertMLP',
-           'pool', 'segment_positions', 'segment_biases', 'rope_at', 'pool_segments']
+           'fused_cuda', 'geglu_forward', 'geglu_backward', 'geglu_linear', 'layer_norm_backward', 'layer_norm',
+           'LayerNorm', 'linear', 'qkv_linear', 'project', 'ModernBertAttention', 'ModernBertMLP', 'pool',
+           'segment_positions', 'segment_biases', 'rope_at', 'pool_segments']
 
 # %% ../nbs/02_layers.ipynb #b4b022f6
 _EXP2_TAYLOR = [math.log(2) ** k / math.factorial(k) for k in range(8)]   # 2^f = e^(f ln 2), |f| <= 1/2
@@ -150,7 +151,8 @@ def attention_biases(
     return {"full_attention": pad, "sliding_attention": local}
 
 # %% ../nbs/02_layers.ipynb #7fae5d94
-CUDA_FUSIONS = {"geglu_linear": True}   # switches for the CUDA-only paths below
+CUDA_FUSIONS = {"geglu_linear": True, "layer_norm": True, "layer_norm_kernel": True,
+                "projections": False}   # switches for the CUDA-only paths below (`projections`: less memory, slower)
 _ON_CUDA: list = []
 
 def fused_cuda(
@@ -233,6 +235,187 @@ def _geglu_linear_vjp(primals, dy, output):
     dW = dy.reshape(-1, W.shape[0]).T @ geglu_forward(wi).reshape(-1, W.shape[1])
     return geglu_backward(wi, dy @ W), dW
 
+# %% ../nbs/02_layers.ipynb #163bb44b
+_LN_BWD = """
+// one warp a row, WARPS warps a block, rows strided by the grid; every lane holds PER chunks of 8 values of a row
+const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+size_t rows = 1;
+for (int d = 0; d < x_ndim - 1; ++d) rows *= x_shape[d];
+float wv[PER * 8], acc[PER * 8], xv[PER * 8], gv[PER * 8];
+#pragma unroll
+for (int j = 0; j < PER; ++j) {
+  const uint4 wc = reinterpret_cast<const uint4*>(w)[lane + 32 * j];
+  const T* wp = reinterpret_cast<const T*>(&wc);
+  for (int k = 0; k < 8; ++k) { wv[j * 8 + k] = static_cast<float>(wp[k]); acc[j * 8 + k] = 0.f; }
+}
+for (size_t row = (size_t)blockIdx.x * WARPS + warp; row < rows; row += (size_t)gridDim.x * WARPS) {
+  const uint4* xr = reinterpret_cast<const uint4*>(x + row * H);
+  const uint4* gr = reinterpret_cast<const uint4*>(dy + row * H);
+  float s = 0.f;
+#pragma unroll
+  for (int j = 0; j < PER; ++j) {
+    const uint4 xc = xr[lane + 32 * j], gc = gr[lane + 32 * j];
+    const T* xp = reinterpret_cast<const T*>(&xc);
+    const T* gp = reinterpret_cast<const T*>(&gc);
+    for (int k = 0; k < 8; ++k) { xv[j * 8 + k] = static_cast<float>(xp[k]); gv[j * 8 + k] = static_cast<float>(gp[k]); s += xv[j * 8 + k]; }
+  }
+  const float mean = warp_sum(s) * (1.f / H);
+  float q = 0.f;
+#pragma unroll
+  for (int i = 0; i < PER * 8; ++i) { const float d = xv[i] - mean; q += d * d; }
+  const float rstd = rsqrtf(warp_sum(q) * (1.f / H) + EPS);
+  float sg = 0.f, sgx = 0.f;
+#pragma unroll
+  for (int i = 0; i < PER * 8; ++i) {
+    xv[i] = (xv[i] - mean) * rstd;                  // x_hat
+    acc[i] += gv[i] * xv[i];                       // this lane's share of the weight gradient
+    gv[i] *= wv[i];                                // gradient of x_hat
+    sg += gv[i]; sgx += gv[i] * xv[i];
+  }
+  const float mg = warp_sum(sg) * (1.f / H), mgx = warp_sum(sgx) * (1.f / H);
+  uint4* dr = reinterpret_cast<uint4*>(dx + row * H);
+#pragma unroll
+  for (int j = 0; j < PER; ++j) {
+    uint4 oc; T* op = reinterpret_cast<T*>(&oc);
+    for (int k = 0; k < 8; ++k) op[k] = static_cast<T>(rstd * (gv[j * 8 + k] - mg - xv[j * 8 + k] * mgx));
+    dr[lane + 32 * j] = oc;
+  }
+}
+__shared__ float part[WARPS][H];   // the block's warps add their shares, one row of partial sums a block
+#pragma unroll
+for (int j = 0; j < PER; ++j) for (int k = 0; k < 8; ++k) part[warp][(lane + 32 * j) * 8 + k] = acc[j * 8 + k];
+__syncthreads();
+for (int c = threadIdx.x; c < H; c += WARPS * 32) {
+  float t = 0.f;
+  for (int i = 0; i < WARPS; ++i) t += part[i][c];
+  dwp[(size_t)blockIdx.x * H + c] = t;
+}
+"""
+_WARP_SUM = """
+__device__ inline float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
+  return v;
+}
+"""
+_LN_KERNELS: dict = {}
+_LN_WARPS = 8
+
+def _ln_kernel(eps:float):
+    "The LayerNorm backward CUDA kernel for `eps`, built on first use."
+    if eps not in _LN_KERNELS:
+        _LN_KERNELS[eps] = mx.fast.cuda_kernel(
+            name=f"layer_norm_bwd_{len(_LN_KERNELS)}", input_names=["x", "w", "dy"], output_names=["dx", "dwp"],
+            source=_LN_BWD.replace("EPS", f"{float(eps)!r}f"), header=_WARP_SUM)
+    return _LN_KERNELS[eps]
+
+def _ln_kernel_fits(x:mx.array) -> bool:
+    "Whether the kernel takes `x`: 16-bit values, a width that is a multiple of 256 up to 1024."
+    H = x.shape[-1]
+    return x.dtype in (mx.bfloat16, mx.float16) and H % 256 == 0 and H <= 1024
+
+def layer_norm_backward(
+    x:mx.array, # the norm's input (..., hidden)
+    w:mx.array, # its weight (hidden,)
+    dy:mx.array, # the cotangent of its output
+    eps:float, # the norm's epsilon
+) -> tuple:
+    "Gradients `(dx, dw)` of `mx.fast.layer_norm(x, w, None, eps)`: one CUDA kernel (block partials summed by a matrix product) on MLX's CUDA backend, MLX ops elsewhere."
+    H = x.shape[-1]
+    rows = x.size // H
+    if fused_cuda("layer_norm_kernel") and _ln_kernel_fits(x):
+        blocks = max(1, min(-(-rows // (_LN_WARPS * 4)), 1024))
+        dx, dwp = _ln_kernel(eps)(inputs=[x, w.astype(x.dtype), dy.astype(x.dtype)],
+                                  template=[("T", x.dtype), ("H", H), ("PER", H // 256), ("WARPS", _LN_WARPS)],
+                                  grid=(blocks * _LN_WARPS * 32, 1, 1), threadgroup=(_LN_WARPS * 32, 1, 1),
+                                  output_shapes=[x.shape, (blocks, H)], output_dtypes=[x.dtype, mx.float32])
+        return dx, (mx.ones((1, blocks), mx.float32) @ dwp).reshape(H).astype(w.dtype)
+    xf, g = x.astype(mx.float32), dy.astype(mx.float32)
+    mean = xf.mean(-1, keepdims=True)
+    rstd = mx.rsqrt(mx.square(xf - mean).mean(-1, keepdims=True) + eps)
+    xhat = (xf - mean) * rstd
+    gh = g * w.astype(mx.float32)
+    dx = rstd * (gh - gh.mean(-1, keepdims=True) - xhat * (gh * xhat).mean(-1, keepdims=True))
+    dw = mx.ones((1, rows), mx.float32) @ (g * xhat).reshape(rows, H)
+    return dx.astype(x.dtype), dw.reshape(H).astype(w.dtype)
+
+_LAYER_NORMS: dict = {}
+
+def _layer_norm_fn(eps:float, with_bias:bool):
+    "LayerNorm with MLX's forward and `layer_norm_backward`'s VJP, for one `eps` (with or without bias)."
+    key = (eps, with_bias)
+    if key in _LAYER_NORMS: return _LAYER_NORMS[key]
+    if with_bias:
+        @mx.custom_function
+        def fn(x, w, b): return mx.fast.layer_norm(x, w, b, eps)
+        @fn.vjp
+        def fn_vjp(primals, dy, output):
+            x, w, b = primals
+            dx, dw = layer_norm_backward(x, w, dy, eps)
+            db = mx.ones((1, dy.size // dy.shape[-1]), dy.dtype) @ dy.reshape(-1, dy.shape[-1])
+            return dx, dw, db.reshape(b.shape).astype(b.dtype)
+    else:
+        @mx.custom_function
+        def fn(x, w): return mx.fast.layer_norm(x, w, None, eps)
+        @fn.vjp
+        def fn_vjp(primals, dy, output):
+            return layer_norm_backward(*primals, dy, eps)
+    _LAYER_NORMS[key] = fn
+    return fn
+
+def layer_norm(
+    x:mx.array, # input (..., hidden)
+    weight:mx.array, # (hidden,)
+    bias:mx.array|None=None, # (hidden,) or none
+    eps:float=1e-5, # added to the variance
+) -> mx.array:
+    "`mx.fast.layer_norm` whose gradient comes from `layer_norm_backward` (weight and bias gradients as matrix products)."
+    fn = _layer_norm_fn(float(eps), bias is not None)
+    return fn(x, weight) if bias is None else fn(x, weight, bias)
+
+class LayerNorm(nn.LayerNorm):
+    "`nn.LayerNorm` (same parameters and forward) whose training gradient on MLX's CUDA backend comes from `layer_norm` where the kernel applies."
+    def __call__(self, x):
+        if self.training and "weight" in self and fused_cuda("layer_norm") and _ln_kernel_fits(x):   # else MLX's VJP is faster
+            return layer_norm(x, self.weight, self.get("bias"), self.eps)
+        return super().__call__(x)
+
+
+# %% ../nbs/02_layers.ipynb #580092b9
+@mx.custom_function
+def linear(x, W):
+    "`x @ W.T` whose VJP writes the weight gradient row-major (autodiff leaves it transposed, copied later by the update)."
+    return x @ W.T
+
+@linear.vjp
+def _linear_vjp(primals, dy, output):
+    x, W = primals
+    return dy @ W, dy.reshape(-1, W.shape[0]).T @ x.reshape(-1, W.shape[1])
+
+@mx.custom_function
+def qkv_linear(x, W):
+    "`x @ W.T` split into thirds (queries, keys, values), as three products so each third is its own contiguous array."
+    n = W.shape[0] // 3
+    return tuple(x @ W[i * n:(i + 1) * n].T for i in range(3))
+
+@qkv_linear.vjp
+def _qkv_linear_vjp(primals, cotangents, outputs):
+    x, W = primals
+    n = W.shape[0] // 3
+    parts = [W[i * n:(i + 1) * n] for i in range(3)]
+    dx = cotangents[0] @ parts[0]
+    for c, Wp in zip(cotangents[1:], parts[1:]): dx = mx.addmm(dx, c, Wp)
+    x2 = x.reshape(-1, x.shape[-1])
+    return dx, mx.concatenate([c.reshape(-1, n).T @ x2 for c in cotangents], axis=0)
+
+def project(
+    layer:nn.Module, # a linear layer
+    x:mx.array, # its input
+) -> mx.array:
+    "`layer(x)`, through `linear` on MLX's CUDA backend when `layer` is a plain bias-free `nn.Linear`."
+    if type(layer) is nn.Linear and "bias" not in layer and fused_cuda("projections"): return linear(x, layer.weight)
+    return layer(x)
+
+
 # %% ../nbs/02_layers.ipynb #6e73fba2
 class ModernBertAttention(nn.Module):
     "Self-attention of one ModernBERT layer: fused QKV projection, RoPE, fused attention, output projection."
@@ -253,13 +436,14 @@ class ModernBertAttention(nn.Module):
     def __call__(self, x:mx.array, bias:mx.array|None=None, positions:mx.array|None=None) -> mx.array:
         "Attention output; `positions` (batch, length) are per-token rotary positions (packed rows), default 0..length-1."
         B, L, _ = x.shape
-        # slices of the fused projection, not integer indexing: an index is a gather, and its gradient a scatter-add
-        q, k, v = (t.reshape(B, L, self.num_heads, self.head_dim).transpose(0, 2, 1, 3) for t in mx.split(self.Wqkv(x), 3, axis=-1))
+        if type(self.Wqkv) is nn.Linear and "bias" not in self.Wqkv and fused_cuda("projections"): q, k, v = qkv_linear(x, self.Wqkv.weight)
+        else: q, k, v = mx.split(self.Wqkv(x), 3, axis=-1)   # slices, not integer indexing (a gather, whose gradient is a scatter-add)
+        q, k, v = (t.reshape(B, L, self.num_heads, self.head_dim).transpose(0, 2, 1, 3) for t in (q, k, v))
         if positions is None: q, k = self.rope(q), self.rope(k)
         else: q, k = rope_at(q, positions, self.rope.base), rope_at(k, positions, self.rope.base)
         if bias is not None: bias = bias.astype(q.dtype)
         out = attention(q, k, v, self.scale, bias)
-        return self.out_drop(self.Wo(out.transpose(0, 2, 1, 3).reshape(B, L, -1)))
+        return self.out_drop(project(self.Wo, out.transpose(0, 2, 1, 3).reshape(B, L, -1)))
 
 # %% ../nbs/02_layers.ipynb #44ab1567
 class ModernBertMLP(nn.Module):
@@ -276,7 +460,7 @@ class ModernBertMLP(nn.Module):
         self.dropout = config.mlp_dropout
 
     def __call__(self, x:mx.array) -> mx.array:
-        wi = self.Wi(x)
+        wi = project(self.Wi, x)
         if (self.training and self.dropout == 0 and self.act is gelu and type(self.Wo) is nn.Linear and "bias" not in self.Wo
                 and fused_cuda("geglu_linear")):   # on CUDA: the product is recomputed in the backward pass, not saved
             return geglu_linear(wi, self.Wo.weight)

@@ -8,7 +8,7 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/modernbert.html.md"""
 from __future__ import annotations
 from .backend import mx, nn
 from .config import ModernBertConfig
-from .layers import ModernBertAttention, ModernBertMLP, activation, attention_biases, pool, pool_segments, segment_biases, segment_positions
+from .layers import LayerNorm, ModernBertAttention, ModernBertMLP, activation, attention_biases, pool, pool_segments, segment_biases, segment_positions
 from .hub import PretrainedMixin, MaskedLMMixin
 
 # %% auto #0
@@ -24,7 +24,7 @@ class ModernBertEmbeddings(nn.Module):
     ):
         super().__init__()
         self.tok_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.norm = nn.LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
+        self.norm = LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
         self.drop = nn.Dropout(config.embedding_dropout)
 
     def __call__(self, input_ids:mx.array) -> mx.array:
@@ -40,9 +40,9 @@ class ModernBertEncoderLayer(nn.Module):
     ):
         super().__init__()
         self.layer_type = config.layer_types[layer_id]
-        self.attn_norm = nn.Identity() if layer_id == 0 else nn.LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
+        self.attn_norm = nn.Identity() if layer_id == 0 else LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
         self.attn = ModernBertAttention(config, self.layer_type)
-        self.mlp_norm = nn.LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
+        self.mlp_norm = LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
         self.mlp = ModernBertMLP(config)
 
     def __call__(self, x:mx.array, bias:mx.array|None, positions:mx.array|None=None) -> mx.array:
@@ -62,7 +62,7 @@ class ModernBertModel(PretrainedMixin, nn.Module):
         self.config = config
         self.embeddings = ModernBertEmbeddings(config)
         self.layers = [ModernBertEncoderLayer(config, i) for i in range(config.num_hidden_layers)]
-        self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
+        self.final_norm = LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
 
     def __call__(self, input_ids:mx.array, # (batch, length) token ids
                  attention_mask:mx.array|None=None, # (batch, length): 1 for tokens, 0 for padding
@@ -85,7 +85,7 @@ class ModernBertPredictionHead(nn.Module):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size, bias=config.classifier_bias)
         self.act = activation(config.classifier_activation)
-        self.norm = nn.LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
+        self.norm = LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
 
     def __call__(self, x:mx.array) -> mx.array: return self.norm(self.act(self.dense(x)))
 

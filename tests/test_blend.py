@@ -6,12 +6,17 @@ import pytest
 import yaml
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    "A one-epoch, 3-fold Titanic run on 96 rows (MiniLM) with the bundled test file (curated template: no blend by default)."
-    from mlx_modernbert.runconfig import resolve_config
-    from mlx_modernbert.run import train_run
-    return train_run(resolve_config("test", flags={"output": str(tmp_path_factory.mktemp("blend")), "folds": 3}, env={}))
+def run(tmp_path_factory, tiny_model):
+    "A one-epoch, 3-fold Titanic run on 96 rows (conftest's tiny BERT: the blend's plumbing is tested, not MiniLM) with the bundled test file (curated template: no blend by default), trained once per pytest run."
+    from conftest import train_once
+    def train(folder):
+        from mlx_modernbert.runconfig import resolve_config
+        from mlx_modernbert.run import train_run
+        return train_run(resolve_config("test", flags={"output": str(folder), "folds": 3, "model": str(tiny_model)}, env={}))[0]
+    run_dir = train_once(tmp_path_factory, "titanic-3-folds", train)
+    return run_dir, json.loads((run_dir / "scores.json").read_text())
 
+@pytest.mark.xdist_group("titanic-3-folds")   # the two tests that blend the shared run, in this order, on one worker
 def test_blend_scores_and_submission(run):
     from mlx_modernbert.predict import predict_run
     run_dir, summary = run
@@ -30,6 +35,7 @@ def test_blend_scores_and_submission(run):
     assert (predict_run(DATASETS["titanic"].test, run_dir).Survived == blended.Survived).all()             # predict applies the blend
     assert (predict_run(DATASETS["titanic"].test, run_dir, blend=False).Survived == text.Survived).all()   # ... unless told not to
 
+@pytest.mark.xdist_group("titanic-3-folds")
 def test_models_never_see_their_fold(run, monkeypatch):
     "Each fold's tabular models are fitted on the complement of that fold's held-out rows."
     import mlx_modernbert.blend as blend
@@ -43,7 +49,7 @@ def test_models_never_see_their_fold(run, monkeypatch):
     assert len(fitted) == 6
     for train, s in zip(fitted[::2], splits): assert not train & set(s["rows"]) and len(train) + len(s["rows"]) == 96
 
-def test_default_run_blends_generic_tables(tmp_path):
+def test_default_run_blends_generic_tables(tmp_path, tiny_model_env):
     "A table without a curated template is blended by default; the CLI prints each part; predict gives the blend."
     from typer.testing import CliRunner
     from mlx_modernbert.cli import app
@@ -74,7 +80,7 @@ def test_refuses_other_tasks(tmp_path):
     write_run_config(RunConfig(dataset=None, train=str(tmp_path / "t.csv"), target="a,b", task="multilabel", folds=3, mlflow=False, output=str(tmp_path)), tmp_path / "run" / "config.yaml")
     with pytest.raises(DataError, match="blending supports"): blend_run(tmp_path / "run")
 
-def test_small_table_is_a_five_fold_ensemble_by_default(tmp_path):
+def test_small_table_is_a_five_fold_ensemble_by_default(tmp_path, tiny_model_env):
     "With no --folds, a table of at most 3,000 rows trains 5 folds; config.yaml records them; the blend is chosen on every row."
     from typer.testing import CliRunner
     from mlx_modernbert.cli import app

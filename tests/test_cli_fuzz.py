@@ -19,12 +19,9 @@ def cli(*args, timeout=300):
     return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    "One Titanic run (96 rows, 1 epoch, the curated titanic template) for every predict case."
-    out = tmp_path_factory.mktemp("run")
-    r = cli("train", "--preset", "test", "--dataset", "titanic", "--output", out, "--no-mlflow")
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-    return next(p for p in out.iterdir() if (p / "config.yaml").exists())
+def trained(titanic_run):
+    "One Titanic run (96 rows, 1 epoch, the curated titanic template; conftest's shared run) for every predict case."
+    return titanic_run
 
 @pytest.fixture(scope="module", autouse=True)
 def summary():
@@ -126,7 +123,7 @@ def test_predict_on_mutated_test_csv(trained, tmp_path, case):
 @settings(max_examples=5, deadline=None, phases=[Phase.explicit, Phase.generate], database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=mutated(TRAIN, 48), target=st.lists(st.sampled_from(["", "yes", "2", "unknown", "1.0", "0"]), max_size=3))
-def test_train_on_mutated_train_csv(tmp_path, case, target):
+def test_train_on_mutated_train_csv(tmp_path, case, target, tiny_model_env):
     df, ops, fmt = case
     CASES["train"] += 1
     if "Survived" in df.columns:   # target oddities

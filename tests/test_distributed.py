@@ -3,6 +3,8 @@ import os, shutil, subprocess, sys, textwrap
 from pathlib import Path
 import pytest
 
+pytestmark = pytest.mark.xdist_group("mlx-launch")   # mlx.launch's ring backend takes fixed local ports: one launch at a time
+
 SCRIPT = textwrap.dedent('''
     import sys, numpy as np
     from pathlib import Path
@@ -92,7 +94,7 @@ def test_mpi_backend_two_processes_equal_one_process(tmp_path):
     assert_same_weights_as_one_process(r, tmp_path, "MPI")
 
 @pytest.mark.slow
-def test_cli_train_under_mlx_launch_writes_one_run_folder(tmp_path):
+def test_cli_train_under_mlx_launch_writes_one_run_folder(tmp_path, tiny_model_env):
     launch = Path(sys.executable).with_name("mlx.launch")
     cli = Path(sys.executable).with_name("mlx-modernbert")
     r = subprocess.run([str(launch), "-n", "2", "--backend", "ring", "--python", sys.executable, str(cli), "train",
@@ -103,7 +105,7 @@ def test_cli_train_under_mlx_launch_writes_one_run_folder(tmp_path):
     assert (runs[0] / "submission.csv").exists() and (runs[0] / "model" / "checkpoints" / "final").exists()
 
 @pytest.mark.slow
-def test_folds_placed_on_different_processes(tmp_path):
+def test_folds_placed_on_different_processes(tmp_path, tiny_model_env):
     launch = Path(sys.executable).with_name("mlx.launch")
     cli = Path(sys.executable).with_name("mlx-modernbert")
     r = subprocess.run([str(launch), "-n", "2", "--backend", "ring", "--python", sys.executable, str(cli), "train",

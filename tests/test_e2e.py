@@ -33,7 +33,7 @@ def test_titanic_train_and_predict(tmp_path):
     assert sub.Survived.dtype.kind == "i" and set(sub.Survived) <= {0, 1}
 
 @pytest.mark.slow
-def test_house_prices_regression_in_price_scale(tmp_path):
+def test_house_prices_regression_in_price_scale(tmp_path, tiny_model_env):   # the plumbing of a regression run: conftest's tiny BERT
     hp = DATA / "house_prices"
     r = cli("train", "--dataset", "house-prices", "--train", hp / "train.csv", "--test", hp / "test.csv", "--folds", "0", *TINY,
             "--output", tmp_path, "--no-mlflow", "--lr", "3e-4")
@@ -45,7 +45,7 @@ def test_house_prices_regression_in_price_scale(tmp_path):
     assert scores["metric"] == "rmse_log" and scores["scores"][0] > 0
 
 @pytest.mark.slow
-def test_penguins_multiclass_names_back(tmp_path):
+def test_penguins_multiclass_names_back(tmp_path, tiny_model_env):   # the plumbing of class names: conftest's tiny BERT
     df = pd.read_csv(DATA / "penguins" / "penguins.csv")
     df.drop(columns=["species"]).to_csv(tmp_path / "test.csv", index=False)
     r = cli("train", "--train", DATA / "penguins" / "penguins.csv", "--target", "species", "--folds", "2", *TINY,

@@ -6,6 +6,10 @@ import numpy as np
 import pytest
 from helpers import wait_for
 
+@pytest.fixture(autouse=True)
+def _tiny(tiny_model_env):
+    "Every run here trains conftest's tiny BERT: these tests check faults and recovery, not what MiniLM learns."
+
 CLI = str(Path(sys.executable).with_name("mlx-modernbert"))
 TINY = ["--folds", "0", "--dataset", "titanic", "--limit-rows", "48", "--max-length", "32", "--test", "none", "--no-mlflow", "--seed", "7"]
 
@@ -81,12 +85,9 @@ def test_mlflow_server_down_at_start_does_not_stop_training(tmp_path):
     assert json.loads((runs(tmp_path)[0] / "scores.json").read_text())["scores"]
 
 @pytest.fixture(scope="module")
-def final_checkpoint(tmp_path_factory):
-    "A trained Titanic model's final checkpoint (96 rows, 1 epoch)."
-    out = tmp_path_factory.mktemp("run")
-    r = cli("train", "--preset", "test", "--dataset", "titanic", "--test", "none", "--output", out, "--no-mlflow")
-    assert r.returncode == 0, r.stderr[-3000:]
-    return runs(out)[0] / "model" / "checkpoints" / "final"
+def final_checkpoint(titanic_run):
+    "A trained Titanic model's final checkpoint (96 rows, 1 epoch; conftest's shared run: each test damages a copy)."
+    return titanic_run / "model" / "checkpoints" / "final"
 
 def _truncate(ck, keep_checksums):
     with open(ck / "model.safetensors", "r+b") as f: f.truncate(4096)
@@ -132,7 +133,7 @@ def small_disk(tmp_path):
 
 @pytest.mark.slow
 def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(small_disk):
-    r = cli("train", *TINY, "--epochs", "3", "--output", small_disk / "runs")
+    r = cli("train", *TINY, "--epochs", "3", "--model", "sentence-transformers/all-MiniLM-L6-v2", "--output", small_disk / "runs")   # sized for MiniLM
     out = r.stdout + r.stderr
     assert r.returncode == 2 and "no space left to write the checkpoint" in r.stdout and "Traceback" not in out, out[-3000:]
     assert "the previous checkpoint there is intact" in r.stdout

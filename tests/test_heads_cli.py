@@ -6,6 +6,10 @@ import pandas as pd
 import pytest
 from test_e2e import cli, run_folder, DATA, ROOT
 
+@pytest.fixture(autouse=True)
+def _tiny(tiny_model_env):
+    "Every run here trains conftest's tiny BERT: these tests check each head's flags, files and predictions, not what MiniLM learns."
+
 TINY = ["--epochs", "1", "--max-length", "48", "--batch-size", "16", "--no-mlflow"]
 
 @pytest.fixture(scope="module")

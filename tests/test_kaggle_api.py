@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("kaggle.api.kaggle_api_extended")
+pytestmark = pytest.mark.xdist_group("port-80")   # one local server on port 80 at a time: these tests share a worker
 CLI = str(Path(sys.executable).with_name("mlx-modernbert"))
 SERVICE = "/api/v1/competitions.CompetitionApiService/"
 GOOD_AUTH = "Basic " + base64.b64encode(b"tester:secret-key").decode()

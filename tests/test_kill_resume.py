@@ -6,6 +6,10 @@ import pandas as pd
 import pytest
 from helpers import wait_for
 
+@pytest.fixture(autouse=True)
+def _tiny(tiny_model_env):
+    "Every run here trains conftest's tiny BERT: these tests check that a killed run resumes to the same result, not what MiniLM learns."
+
 CLI = str(Path(sys.executable).with_name("mlx-modernbert"))
 SETTINGS = ["train", "--dataset", "titanic", "--limit-rows", "64", "--max-length", "32", "--folds", "2", "--epochs", "3",
             "--no-mlflow", "--seed", "7"]

@@ -16,7 +16,8 @@ print(f"{sys.argv[1]}: {'ok' if ok else 'FAILED'} in {secs:.1f}s")
 sys.exit(0 if ok else 1)
 """
 
-# Tutorials train for real; here they run with tiny settings (environment variables outrank their presets).
+# Tutorials train for real; here they run with tiny settings and conftest's tiny BERT (environment variables outrank their presets;
+# the browser test runs the Titanic tutorial with all-MiniLM-L6-v2 in JupyterLab).
 TUTORIAL_ENV = {"MLX_MODERNBERT_LIMIT_ROWS": "96", "MLX_MODERNBERT_EPOCHS": "1", "MLX_MODERNBERT_FOLDS": "2",
                 "MLX_MODERNBERT_MAX_LENGTH": "48"}
 
@@ -24,7 +25,8 @@ TUTORIAL_ENV = {"MLX_MODERNBERT_LIMIT_ROWS": "96", "MLX_MODERNBERT_EPOCHS": "1",
 def test_notebook(notebook, request):
     slow = request.config.getoption("--slow-notebooks") and not request.config.getoption("--quick")
     skip, force = ("", "slow") if slow else ("slow", "")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(TUTORIAL_ENV if "tutorials" in notebook.parts else {})}
+    tutorial = {**TUTORIAL_ENV, "MLX_MODERNBERT_MODEL": str(request.getfixturevalue("tiny_model"))} if "tutorials" in notebook.parts else {}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **tutorial}
     proc = subprocess.run([sys.executable, "-c", RUNNER, str(notebook), skip, force],
                           capture_output=True, text=True, cwd=ROOT, env=env)
     assert proc.returncode == 0, f"{notebook.name} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-12000:]}"

@@ -6,17 +6,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+
+@pytest.fixture(autouse=True)
+def _tiny(tiny_model_env):
+    "Every run here trains conftest's tiny BERT: these tests check that magnitude tokens travel with each checkpoint, not what MiniLM learns."
+
 CLI = str(Path(sys.executable).with_name("mlx-modernbert"))
 PENGUINS = Path(__file__).parent / "data" / "penguins" / "penguins.csv"
 BINS = 8
 
 @pytest.fixture(scope="module")
-def binned_run(tmp_path_factory):
+def binned_run(tmp_path_factory, tiny_model):
     "Penguins (344 rows, 6 numeric columns), 2 folds, magnitude tokens then digits, a short fit raised to 12 updates by min_updates."
     out = tmp_path_factory.mktemp("numbers")
     r = subprocess.run([CLI, "train", "--train", PENGUINS, "--target", "species", "--numbers", "both", "--number-bins", str(BINS),
                         "--folds", "2", "--epochs", "1", "--max-length", "64", "--batch-size", "32", "--min-updates", "12",
-                        "--blend", "none", "--output", out, "--no-mlflow"], capture_output=True, text=True, timeout=600)
+                        "--blend", "none", "--model", tiny_model, "--output", out, "--no-mlflow"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     run = next(p.parent for p in out.glob("*/scores.json"))
     from mlx_modernbert.runconfig import RunConfig, read_config_file

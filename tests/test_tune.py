@@ -2,6 +2,11 @@
 import optuna
 import pytest
 
+
+@pytest.fixture(autouse=True)
+def _tiny(tiny_model_env):
+    "Every run here trains conftest's tiny BERT: these tests check the search, its MLflow child runs and the resume, not what MiniLM learns."
+
 @pytest.fixture(scope="module")
 def cli():
     from typer.testing import CliRunner
