@@ -194,6 +194,8 @@ PRESETS = {
     "titanic_lora": dict(dataset="titanic", template="titanic", lora="r8", lr=1e-3, epochs=5),
     "no_compile": dict(compile=False),
     "competition_best_only": dict(best_only=True, keep_last=0, folds=5, final_model="best"),
+    # numeric tables: measured numbers as relative-magnitude tokens and at least 150 updates a model (bench/accuracy.md, ablation)
+    "numeric": dict(numbers="bins", min_updates=150),
     "test": dict(epochs=1, max_length=48, batch_size=16, limit_rows=96, mlflow=False, folds=0, compile=True),
 }
 

@@ -111,7 +111,7 @@ def test_ours_quantized_loads_in_mlx_embeddings(tmp_path):
     report("BERT all-MiniLM-L6-v2 8-bit by this package: ours vs mlx-embeddings' loader", diff)
     assert diff < 1e-3
 
-def tokens_per_second(fn, ids, mask, repeats:int=5) -> float:
+def tokens_per_second(fn, ids, mask, repeats:int=3) -> float:
     "Median tokens/s of `fn(ids, mask)` after a warm-up call."
     mx.eval(fn(ids, mask))
     times = []
