@@ -9,7 +9,7 @@ and a logistic regression (ridge for regression) are fitted on the same 75% and 
 Also reported: the text model alone on the held-out rows (`predict --no-blend`), and each part's validation score
 as the run's `blend.json` has it (out-of-fold with --folds k; the validation split otherwise).
 """
-import argparse, json, time
+import argparse, json, os, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ def table(name:str, folder:Path) -> tuple[Path, str, str|None]:
         if name != "diabetes": df["target"] = np.asarray(d.target_names)[d.target]   # class names, not codes
         path = folder / f"{name}.csv"; df.to_csv(path, index=False)
         return path, "target", None
-    shared = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    shared = Path(os.environ.get("BENCH_DATASETS") or Path(__file__).resolve().parents[2] / "shared" / "datasets")   # penguins/, house_prices/
     if name == "titanic": return Path(__file__).resolve().parents[1] / "mlx_modernbert" / "data" / "titanic" / "train.csv", "Survived", "PassengerId"
     if name == "penguins": return shared / "penguins" / "penguins.csv", "species", None
     if name == "house_prices": return shared / "house_prices" / "train.csv", "SalePrice", "Id"

@@ -13,9 +13,9 @@ import yaml
 from .errors import RunConfigError
 
 # %% auto #0
-__all__ = ['TRAIN_FIELDS', 'TrainConfig', 'PRESETS', 'ENV_PREFIX', 'BACKEND_ENV', 'opt', 'RunConfig', 'field_types',
-           'check_fields', 'base_types', 'coerce', 'check_keys', 'read_config_file', 'resolve_config',
-           'write_run_config', 'commented_config']
+__all__ = ['DEFAULT_EPOCHS', 'DEFAULT_MIN_UPDATES', 'TRAIN_FIELDS', 'TrainConfig', 'PRESETS', 'ENV_PREFIX', 'BACKEND_ENV', 'opt',
+           'RunConfig', 'field_types', 'check_fields', 'base_types', 'coerce', 'check_keys', 'read_config_file',
+           'resolve_config', 'write_run_config', 'commented_config']
 
 # %% ../nbs/30_runconfig.ipynb #d7b0cc4a
 def opt(
@@ -25,6 +25,9 @@ def opt(
 ):
     "A config field with its default and a one-line help text (shown by `config init` and the CLI)."
     return field(default=default, metadata={"help": help, "flag": flag})
+
+DEFAULT_EPOCHS = 4          # passes over the training rows
+DEFAULT_MIN_UPDATES = 150   # optimizer updates a model gets at least, by default (bench/accuracy.md: iris 24 -> 150 updates, text alone 0.77 -> 0.93)
 
 @dataclass
 class RunConfig:
@@ -40,12 +43,12 @@ class RunConfig:
     model: str = opt("sentence-transformers/all-MiniLM-L6-v2", "folder, offline name or hub id")
     template: str|None = opt(None, "key-value, sentence, titanic, a \"{column}\" string or a file")
     missing: str|None = opt("unknown", "how missing values are written (None: omitted)")
-    numbers: str = opt("digits", "how the key-value template writes measured numbers: digits, bins (a relative-magnitude token per value: its quantile bin among the fold's training rows, a learnt embedding) or both (the token, then the digits)")
+    numbers: str = opt("bins", "how the key-value template writes measured numbers: bins (default: a relative-magnitude token per value, its quantile bin among the fold's training rows, a learnt embedding), digits, or both (the token, then the digits)")
     number_bins: int = opt(16, "quantile bins (magnitude tokens) per numeric column when numbers is bins or both")
     data_dictionary: str|None = opt(None, "a file describing the columns (Kaggle's data_description.txt layout, or YAML/JSON column -> {description, values}): the key-value template writes coded values as their meanings")
     max_length: int = opt(128, "tokens per row (longer rows are truncated, with a warning)")
-    epochs: int = opt(4, "passes over the training data")
-    min_updates: int = opt(0, "at least this many optimizer updates per model: small tables get more epochs (0: epochs as given)")
+    epochs: int = opt(DEFAULT_EPOCHS, "passes over the training data")
+    min_updates: int|None = opt(None, "at least this many optimizer updates per model, so small tables train longer; none (default): 150 unless epochs is set (by a preset, file, environment or flag), then 0; 0: epochs as given")
     batch_size: int = opt(16, "rows per micro-batch")
     eval_batch_size: int = opt(64, "rows per batch when predicting")
     grad_accum: int = opt(1, "micro-batches per optimizer update")
@@ -84,6 +87,8 @@ class RunConfig:
         if self.dataset == "none": self.dataset = None   # `--target` alone: no registry defaults
         if self.lora == "none": self.lora = None         # `--no-lora` over a preset's LoRA
         if self.blend == "none": self.blend = None       # `--blend none`: the text model alone
+        if self.min_updates is None:                      # the default budget; epochs chosen by hand are kept as given
+            self.min_updates = DEFAULT_MIN_UPDATES if self.epochs == DEFAULT_EPOCHS else 0
         check_fields(self)
 
     def train_config(self):
@@ -245,6 +250,7 @@ def resolve_config(preset:str|None=None, # a key of PRESETS
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     check_keys(flags, "command line")
     values.update({k: coerce(k, v, f"--{k.replace('_', '-')}") for k, v in flags.items()})
+    if "epochs" in values and values.get("min_updates") is None: values["min_updates"] = 0   # epochs chosen by hand are kept
     return RunConfig(**values)
 
 def write_run_config(

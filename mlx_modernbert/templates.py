@@ -458,7 +458,7 @@ def make_template(spec:str, # a style name, a "{column}" format string, or a fil
         if len(ds.features) > WIDE_COLUMNS:   # no tokens to spare: no rank words (a magnitude token is shorter than most numbers' digits)
             return KeyValueTemplate.fit(ds.frame, ds.features, missing, ranks=False, meanings=meanings, numbers=numbers, bins=bins)
         return KeyValueTemplate.fit(ds.frame, ds.features, missing, usual_share=None, max_chars=None, meanings=meanings, numbers=numbers, bins=bins)
-    if numbers != "digits": log.info("numbers=%s applies to the key-value template; the %s template writes digits", numbers, spec if spec in STYLES else "format")
+    if numbers != "digits": log.debug("numbers=%s applies to the key-value template; the %s template writes digits", numbers, spec if spec in STYLES else "format")
     if spec == "sentence": return SentenceTemplate(ds.features, missing)
     if spec == "titanic":
         feats = ds.frame[ds.features] if extra_rows is None else pd.concat([ds.frame[ds.features], extra_rows[ds.features]])
