@@ -6,7 +6,8 @@ Docs: https://mlx-modernbert.github.io/mlx_modernbert/prepare.html.md"""
 
 # %% ../nbs/31_prepare.ipynb #e0e702e1
 from __future__ import annotations
-import hashlib, logging
+import hashlib, json, logging
+from dataclasses import replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -21,7 +22,23 @@ from .distributed import process_rank
 from .runconfig import RunConfig
 
 # %% auto #0
-__all__ = ['log', 'Prepared']
+__all__ = ['DEFAULT_MAX_LENGTH', 'LONGEST_MAX_LENGTH', 'log', 'fitted_max_length', 'Prepared']
+
+# %% ../nbs/31_prepare.ipynb #9e4d0a1f
+DEFAULT_MAX_LENGTH, LONGEST_MAX_LENGTH = 128, 512   # tokens per row when max_length is unset: at least, at most
+
+def fitted_max_length(
+    texts:list[str], # the training rows as text
+    tokenizer:TextTokenizer, # the run's tokenizer
+    model_dir:str|Path|None=None, # the model's folder: its config's `max_position_embeddings` caps the length
+) -> int:
+    "Tokens per row for a run that leaves `max_length` unset: 128, or the longest row rounded up to a multiple of 8, at most 512 and the model's limit."
+    tokenizer.tokenizer.no_truncation()
+    longest = max((len(e.ids) for e in tokenizer.tokenizer.encode_batch(list(texts))), default=0)
+    limit = LONGEST_MAX_LENGTH
+    if model_dir is not None and (config := Path(model_dir) / "config.json").is_file():
+        limit = min(limit, json.loads(config.read_text()).get("max_position_embeddings") or limit)
+    return min(limit, max(DEFAULT_MAX_LENGTH, -(-longest // 8) * 8))
 
 # %% ../nbs/31_prepare.ipynb #2e3f9357
 log = logging.getLogger("mlx_modernbert")
@@ -60,6 +77,9 @@ class Prepared:
             self.tokenizer_dir = extend_tokenizer(self.model_dir, self.added_tokens, Path(cfg.output) / ".cache" / f"tokenizer-{digest}")
         self.tokenizer = TextTokenizer.from_folder(self.tokenizer_dir)
         texts = self.template.render(self.ds.frame)
+        if cfg.max_length is None:   # fitted to the table (`fitted_max_length`); config.yaml records it for predict and --resume
+            cfg = replace(cfg, max_length=fitted_max_length(texts, self.tokenizer, self.model_dir))
+            if cfg.max_length > DEFAULT_MAX_LENGTH: log.info("max_length: %d tokens a row, to fit the longest training row (--max-length N chooses)", cfg.max_length)
         self.rows = tokenize_cached(texts, self.tokenizer, cfg.max_length, self.template.fingerprint, Path(cfg.output) / ".cache")
         self.y, self.cfg = self.ds.y, cfg
 

@@ -139,12 +139,14 @@ def train_run(
         if resume_dir is not None: log.info("resuming %s", resume_dir)
         if resume_dir is not None and ignored: log.warning("--resume continues the run with its own config.yaml; ignored: %s", ", ".join(ignored))
         prep = Prepared(cfg)
+        fitted, cfg = cfg != prep.cfg, prep.cfg   # max_length fitted to the rows when unset
         if cfg.folds is None:   # chosen by the table's size; config.yaml records it for predict, blend and --resume
             cfg = prep.cfg = replace(cfg, folds=default_folds(prep.ds, validation_file=bool(cfg.val)))
             log.info("folds: %s (%d training rows; --folds 0 trains one split, --folds K a K-fold ensemble)",
                      f"{cfg.folds}-fold ensemble" if cfg.folds else "one train/validation split", len(prep.ds))
-            if resume_dir is None and (rank == 0 or not fold_parallel): write_run_config(cfg, run_dir / "config.yaml")
+            fitted = True
             if fold_parallel and cfg.folds < 2: raise DataError(f"distribute='folds' needs folds >= 2; this table ({len(prep.ds)} rows) gets one split by default: pass --folds 5")
+        if fitted and resume_dir is None and (rank == 0 or not fold_parallel): write_run_config(cfg, run_dir / "config.yaml")
         from mlx_modernbert.blend import blend_parts
         parts = blend_parts(cfg.blend, prep)   # before training: an impossible --blend fails now, not after the folds
         log.info("data: %d rows, task %s, metric %s, template %s", len(prep.ds), prep.ds.task, prep.metric, prep.template.name)

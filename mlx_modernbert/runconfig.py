@@ -46,7 +46,7 @@ class RunConfig:
     numbers: str = opt("bins", "how the key-value template writes measured numbers: bins (default: a relative-magnitude token per value, its quantile bin among the fold's training rows, a learnt embedding), digits, or both (the token, then the digits)")
     number_bins: int = opt(16, "quantile bins (magnitude tokens) per numeric column when numbers is bins or both")
     data_dictionary: str|None = opt(None, "a file describing the columns (Kaggle's data_description.txt layout, or YAML/JSON column -> {description, values}): the key-value template writes coded values as their meanings")
-    max_length: int = opt(128, "tokens per row (longer rows are truncated, with a warning)")
+    max_length: int|None = opt(None, "tokens per row (longer rows are truncated, with a warning); none (default): 128, or the longest training row's length when longer, up to 512 (and the model's limit), so wide tables keep every column")
     epochs: int = opt(DEFAULT_EPOCHS, "passes over the training data")
     min_updates: int|None = opt(None, "at least this many optimizer updates per model, so small tables train longer; none (default): 150 unless epochs is set (by a preset, file, environment or flag), then 0; 0: epochs as given")
     batch_size: int = opt(16, "rows per micro-batch")
@@ -128,7 +128,7 @@ def _problems(c) -> list[str]:
              one_of("lora", LORA_PRESETS, optional=True), one_of("final_model", ("best", "last")),
              one_of("distribute", ("data", "folds")), one_of("blend", ("auto", "all", "gbdt", "linear"), optional=True),
              one_of("numbers", ("digits", "bins", "both")), within("number_bins", 2, 100, closed_high=True), at_least("min_updates", 0),
-             at_least("max_length", 8), at_least("epochs", 1), at_least("batch_size", 1), at_least("eval_batch_size", 1),
+             at_least("max_length", 8, optional=True), at_least("epochs", 1), at_least("batch_size", 1), at_least("eval_batch_size", 1),
              at_least("grad_accum", 1), at_least("freeze_layers", 0), at_least("keep_last", 0), at_least("ensemble", 1),
              at_least("patience", 1, optional=True), at_least("limit_rows", 2, optional=True),
              within("warmup_ratio", 0, 1), within("label_smoothing", 0, 1), within("val_fraction", 0.01, 1),

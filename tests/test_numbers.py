@@ -74,3 +74,23 @@ def test_bad_settings_are_one_line(tmp_path):
         r = subprocess.run([CLI, "train", "--train", PENGUINS, "--target", "species", *args, "--output", tmp_path, "--no-mlflow"],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and message in r.stdout and "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+def test_wide_table_keeps_every_column(tmp_path, tiny_model):
+    "Breast cancer's 30 columns as magnitude tokens (~180 tokens a row): left unset, max_length fits the longest row, so the last columns (the telling *worst* ones) are not cut, and predict reads rows at the same length."
+    from sklearn.datasets import load_breast_cancer
+    df = load_breast_cancer(as_frame=True).frame.sample(80, random_state=0)
+    df.to_csv(tmp_path / "train.csv", index=False); df.drop(columns="target").head(10).to_csv(tmp_path / "test.csv", index=False)
+    r = subprocess.run([CLI, "train", "--train", tmp_path / "train.csv", "--target", "target", "--test", tmp_path / "test.csv", "--folds", "0",
+                        "--epochs", "1", "--blend", "none", "--model", tiny_model, "--output", tmp_path / "runs", "--no-mlflow"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    run = next((tmp_path / "runs").glob("*/scores.json")).parent
+    from mlx_modernbert.runconfig import RunConfig, read_config_file
+    from mlx_modernbert.prepare import Prepared
+    prep = Prepared(RunConfig(**read_config_file(run / "config.yaml")))
+    longest = max(len(ids) for ids in prep.rows.values()) if isinstance(prep.rows, dict) else max(len(ids) for ids in prep.rows)
+    assert 128 < longest <= prep.cfg.max_length == -(-longest // 8) * 8, (longest, prep.cfg.max_length)   # recorded, not None
+    assert "rows longer than" not in (run / "run.log").read_text()
+    saved = [json.loads(p.read_text()) for p in run.rglob("final/extra.json")]   # what predict and serve read rows with
+    assert saved and all(s["max_length"] == prep.cfg.max_length for s in saved), saved
+    assert len(pd.read_csv(run / "submission.csv")) == 10
