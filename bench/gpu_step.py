@@ -14,8 +14,10 @@ CUDA GPU; every mode merges its figures into OUT.json (name it by card and date,
 
 Levers are `layers.CUDA_FUSIONS` settings: `before` (the package before issue #31: only the GeGLU kernels), `ln_kernel`
 (LayerNorm backward as one kernel, weight gradient summed by a matrix product), `ln_matmul` (the same VJP from MLX ops),
-`projections` (q, k, v as three products, row-major weight gradients), `now` (what the package runs), `memory` (`now`
-with `projections`). Every model here
+`projections` (q, k, v as three products, row-major weight gradients), `base` (the package at commit ab79afc: `ln_kernel`),
+`geglu_vec` (`base` + GeGLU kernels with 16-byte loads, the product written by the backward kernel), `qkv_rope` (`base` +
+the q/k/v split and rotary embedding as one kernel each way), `grad_norm` (`base` + the clipping norm as one kernel per 32
+gradients, no concatenation), `new` (`base` + all three), `now` (what the package runs), `memory` (`now` with `projections`). Every model here
 is built with `layers.LayerNorm` in place of `nn.LayerNorm` (what `nbs/04_modernbert.ipynb` is asked to use)."""
 import json, os, sys, time
 GiB, MiB, B, L = 2**30, 2**20, 32, 512
@@ -86,10 +88,17 @@ def mlx_setup():
     from mlx_modernbert import layers
     nn.LayerNorm = layers.LayerNorm   # every model below: what nbs/04_modernbert.ipynb is asked to build
 
-LEVERS = {"before": dict(layer_norm=False, projections=False),
-          "ln_kernel": dict(layer_norm=True, layer_norm_kernel=True, projections=False),
-          "ln_matmul": dict(layer_norm=True, layer_norm_kernel=False, projections=False),
-          "projections": dict(layer_norm=False, projections=True),
+NEW = ("geglu_vector", "qkv_rope", "grad_norm")   # the switches added on 2026-12-06 after the LayerNorm kernel
+OFF = {k: False for k in NEW}
+LEVERS = {"before": dict(layer_norm=False, projections=False, **OFF),
+          "ln_kernel": dict(layer_norm=True, layer_norm_kernel=True, projections=False, **OFF),
+          "ln_matmul": dict(layer_norm=True, layer_norm_kernel=False, projections=False, **OFF),
+          "projections": dict(layer_norm=False, projections=True, **OFF),
+          "base": dict(projections=False, **OFF),   # the package at commit ab79afc: the LayerNorm kernel, none of NEW
+          "geglu_vec": dict(projections=False, **(OFF | {"geglu_vector": True})),
+          "qkv_rope": dict(projections=False, **(OFF | {"qkv_rope": True})),
+          "grad_norm": dict(projections=False, **(OFF | {"grad_norm": True})),
+          "new": dict(projections=False, **{k: True for k in NEW}),   # `base` + all three
           "now": {}, "memory": dict(projections=True)}
 
 def lever(name:str):
@@ -131,8 +140,12 @@ def check() -> dict:
         return float(l), {k: v.astype(mx.float32) for k, v in tree_flatten(g)}
     net = model(2); net.train()
     runs = {}
-    for name in ("before", "ln_kernel", "ln_matmul", "projections", "now"):
+    for name in ("before", "base", "geglu_vec", "qkv_rope", "new", "now"):
         lever(name); runs[name] = grads(net)
+    from mlx_modernbert import trainer
+    bf16 = {k: v.astype(mx.bfloat16) for k, v in runs["before"][1].items()}   # the clipping norm of bf16 gradients: float64, concatenation, kernel
+    out["global_norm_float64"] = float(sum((np.array(v.astype(mx.float32)).astype(np.float64) ** 2).sum() for v in bf16.values()) ** 0.5)
+    for name in ("base", "new"): lever(name); out[f"global_norm_{name}"] = float(trainer.global_norm(bf16))
     lever("before"); net.set_dtype(mx.float32); ref_l, ref = grads(net)
     for name, (l, g) in runs.items():
         num = sum(float(mx.sum((g[k] - ref[k]) ** 2)) for k in ref); den = sum(float(mx.sum(ref[k] ** 2)) for k in ref)
@@ -153,7 +166,29 @@ def check() -> dict:
         rel = lambda a, r: float(mx.linalg.norm(a.astype(mx.float32) - r) / mx.linalg.norm(r))
         out[f"kernel_{'x'.join(map(str, shape))}"] = {"dx_rel_err": rel(kx, rx), "dw_rel_err": rel(kw, rw), "mlx_dx_rel_err": rel(mx_dx, rx),
                                                       "mlx_dw_rel_err": rel(mx_dw, rw), "finite": bool(mx.isfinite(kx).all() and mx.isfinite(kw).all())}
+    out.update(check_new_kernels())
     layers.CUDA_FUSIONS.update(DEFAULTS)
+    return out
+
+def check_new_kernels() -> dict:
+    "GeGLU (16-byte) and q/k/v-rotary kernels against the MLX-ops path of the same functions in float32, at 32 x 512."
+    out, rel = {}, lambda a, r: float(mx.linalg.norm((a.astype(mx.float32) - r).reshape(-1)) / mx.linalg.norm(r.reshape(-1)))
+    def ops(f, *a):
+        layers.CUDA_FUSIONS.update(geglu_linear=False, qkv_rope=False); r = f(*a); mx.eval(r)
+        layers.CUDA_FUSIONS.update(DEFAULTS); return r
+    wi = (mx.random.normal((B, L, 2 * 1152)) * 2).astype(mx.bfloat16); dy = mx.random.normal((B, L, 1152)).astype(mx.bfloat16)
+    rf, rb = ops(layers.geglu_forward, wi.astype(mx.float32)), ops(layers.geglu_backward, wi.astype(mx.float32), dy.astype(mx.float32))
+    for name in ("base", "new"):
+        lever(name); f = layers.geglu_forward(wi); b, p = layers.geglu_backward(wi, dy, product=True)
+        out[f"kernel_geglu_{name}"] = {"fwd_rel_err": rel(f, rf), "bwd_rel_err": rel(b, rb), "product_equals_forward": bool(mx.array_equal(p, f))}
+    qkv = mx.random.normal((B, L, 3 * 768)).astype(mx.bfloat16); cots = [mx.random.normal((B, 12, L, 64)).astype(mx.bfloat16) for _ in range(3)]
+    f = lambda t: layers.qkv_rope(t, 12, 160000.0)
+    refs, (rg,) = ops(lambda: mx.vjp(f, [qkv.astype(mx.float32)], [c.astype(mx.float32) for c in cots]))
+    lever("new"); outs, (g,) = mx.vjp(f, [qkv], cots)
+    out["kernel_qkv_rope"] = {"q_rel_err": rel(outs[0], refs[0]), "k_rel_err": rel(outs[1], refs[1]), "v_equal": bool(mx.array_equal(outs[2], qkv[..., 1536:].reshape(B, L, 12, 64).transpose(0, 2, 1, 3))),
+                       "grad_rel_err": rel(g, rg)}
+    lever("base"); q0 = mx.fast.rope(qkv[..., :768].reshape(B, L, 12, 64).transpose(0, 2, 1, 3), 64, traditional=False, base=160000.0, scale=1.0, offset=0)
+    out["kernel_qkv_rope"]["q_vs_mlx_rope_bf16_rel"] = rel(outs[0], q0.astype(mx.float32))
     return out
 
 def profile_step(name:str) -> dict:

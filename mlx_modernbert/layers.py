@@ -16,7 +16,7 @@ from .errors import ConfigError
 __all__ = ['ACTIVATIONS', 'CUDA_FUSIONS', 'exp_nonpositive', 'erf_rational', 'gelu_cpu', 'softmax_cpu', 'on_cpu', 'gelu',
            'record_attention', 'attention', 'activation', 'padding_bias', 'sliding_window_bias', 'attention_biases',
            'fused_cuda', 'geglu_forward', 'geglu_backward', 'geglu_linear', 'layer_norm_backward', 'layer_norm',
-           'LayerNorm', 'linear', 'qkv_linear', 'project', 'ModernBertAttention', 'ModernBertMLP', 'pool',
+           'LayerNorm', 'linear', 'qkv_linear', 'project', 'qkv_rope', 'ModernBertAttention', 'ModernBertMLP', 'pool',
            'segment_positions', 'segment_biases', 'rope_at', 'pool_segments']
 
 # %% ../nbs/02_layers.ipynb #b4b022f6
@@ -151,8 +151,10 @@ def attention_biases(
     return {"full_attention": pad, "sliding_attention": local}
 
 # %% ../nbs/02_layers.ipynb #7fae5d94
-CUDA_FUSIONS = {"geglu_linear": True, "layer_norm": True, "layer_norm_kernel": True,
-                "projections": False}   # switches for the CUDA-only paths below (`projections`: less memory, slower)
+CUDA_FUSIONS = {"geglu_linear": True, "layer_norm": True, "layer_norm_kernel": True, "projections": False,
+                "geglu_vector": False, "qkv_rope": False, "grad_norm": False}
+# switches for the CUDA-only paths (`projections`: less memory, slower; the last three: written 2026-12-06, checked on the
+# CPU against the MLX-ops paths through a host emulation, not yet timed on a GPU, so off until `bench/gpu_step.py` measures them)
 _ON_CUDA: list = []
 
 def fused_cuda(
@@ -166,38 +168,60 @@ def fused_cuda(
 _GEGLU_ROW = """
 size_t rows = 1;
 for (int d = 0; d < wi_ndim - 1; ++d) rows *= wi_shape[d];
-const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-if (idx >= rows * I) return;
-const size_t r = idx / I, c = idx - r * I;
-const float a = static_cast<float>(wi[r * 2 * I + c]);
-const float g = static_cast<float>(wi[r * 2 * I + I + c]);
-"""   # one thread per output element: its row, column and the two halves of `Wi`'s output
+const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;   // one thread per V columns of a row
+if (idx >= rows * (I / V)) return;
+const size_t r = idx / (I / V);
+const uint32_t c = idx - r * (I / V);
+const auto a = load_vector<V>(wi + r * 2 * I, c);       // V = 8 (16-byte loads) for bf16 where I allows, else 1
+const auto g = load_vector<V>(wi + r * 2 * I + I, c);
+"""
 _GEGLU_FWD = _GEGLU_ROW + """
-out[idx] = static_cast<T>(0.5f * a * (1.0f + erff(a * 0.7071067811865476f)) * g);
+AlignedVector<T, V> o;
+#pragma unroll
+for (int j = 0; j < V; ++j) {
+  const float x = static_cast<float>(a[j]);
+  o[j] = static_cast<T>(0.5f * x * (1.0f + erff(x * 0.7071067811865476f)) * static_cast<float>(g[j]));
+}
+store_vector<V>(out + r * I, c, o);
 """
 _GEGLU_BWD = _GEGLU_ROW + """
-const float d = static_cast<float>(dy[idx]);
-const float cdf = 0.5f * (1.0f + erff(a * 0.7071067811865476f));
-const float pdf = 0.3989422804014327f * __expf(-0.5f * a * a);
-dwi[r * 2 * I + c] = static_cast<T>(d * g * (cdf + a * pdf));
-dwi[r * 2 * I + I + c] = static_cast<T>(d * a * cdf);
+const auto d = load_vector<V>(dy + r * I, c);
+AlignedVector<T, V> da, dg, h;
+#pragma unroll
+for (int j = 0; j < V; ++j) {
+  const float x = static_cast<float>(a[j]), y = static_cast<float>(g[j]), e = static_cast<float>(d[j]);
+  const float erf1 = 1.0f + erff(x * 0.7071067811865476f), cdf = 0.5f * erf1;
+  const float pdf = 0.3989422804014327f * __expf(-0.5f * x * x);
+  da[j] = static_cast<T>(e * y * (cdf + x * pdf));
+  dg[j] = static_cast<T>(e * x * cdf);
+  h[j] = static_cast<T>(0.5f * x * erf1 * y);        // the forward product, stored only by the kernel that outputs it
+}
+store_vector<V>(dwi + r * 2 * I, c, da);
+store_vector<V>(dwi + r * 2 * I + I, c, dg);
 """
 _GEGLU_KERNELS: dict = {}
 
-def _geglu_kernel(backward:bool):
-    "The GeGLU forward or backward CUDA kernel, built on first use."
-    if backward not in _GEGLU_KERNELS:
-        _GEGLU_KERNELS[backward] = mx.fast.cuda_kernel(
-            name="geglu_bwd" if backward else "geglu_fwd", input_names=["wi", "dy"] if backward else ["wi"],
-            output_names=["dwi"] if backward else ["out"], source=_GEGLU_BWD if backward else _GEGLU_FWD)
-    return _GEGLU_KERNELS[backward]
+def _geglu_kernel(kind:str):
+    "The GeGLU kernel `kind` (`fwd`, `bwd`, or `bwd_prod`: the backward pass that also writes the product), built on first use."
+    if kind not in _GEGLU_KERNELS:
+        _GEGLU_KERNELS[kind] = mx.fast.cuda_kernel(
+            name=f"geglu_{kind}", input_names=["wi"] if kind == "fwd" else ["wi", "dy"],
+            output_names={"fwd": ["out"], "bwd": ["dwi"], "bwd_prod": ["dwi", "prod"]}[kind],
+            source={"fwd": _GEGLU_FWD, "bwd": _GEGLU_BWD, "bwd_prod": _GEGLU_BWD + "store_vector<V>(prod + r * I, c, h);\n"}[kind])
+    return _GEGLU_KERNELS[kind]
 
-def _launch(wi:mx.array, inputs:list, backward:bool) -> mx.array:
-    I = wi.shape[-1] // 2
-    total = wi.size // 2
-    return _geglu_kernel(backward)(inputs=inputs, template=[("T", wi.dtype), ("I", I)], grid=(-(-total // 256) * 256, 1, 1),
-                                   threadgroup=(256, 1, 1), output_shapes=[wi.shape if backward else (*wi.shape[:-1], I)],
-                                   output_dtypes=[wi.dtype])[0]
+def _geglu_width(wi:mx.array) -> int:
+    "Values a thread takes: 16 bytes' worth under `geglu_vector` when the intermediate size allows, else one."
+    V = 16 // wi.dtype.size
+    return V if fused_cuda("geglu_vector") and (wi.shape[-1] // 2) % V == 0 else 1
+
+def _launch(wi:mx.array, inputs:list, kind:str) -> list:
+    I, V = wi.shape[-1] // 2, _geglu_width(wi)
+    threads = wi.size // 2 // V
+    half = (*wi.shape[:-1], I)
+    shapes = {"fwd": [half], "bwd": [wi.shape], "bwd_prod": [wi.shape, half]}[kind]
+    return _geglu_kernel(kind)(inputs=inputs, template=[("T", wi.dtype), ("I", I), ("V", V)], grid=(-(-threads // 256) * 256, 1, 1),
+                               threadgroup=(256, 1, 1), output_shapes=shapes, output_dtypes=[wi.dtype] * len(shapes))
 
 def geglu_forward(
     wi:mx.array, # (..., 2 * intermediate): the input half, then the gate half
@@ -206,20 +230,23 @@ def geglu_forward(
     if not fused_cuda("geglu_linear"):
         inp, gate = mx.split(wi, 2, axis=-1)
         return gelu(inp) * gate
-    return _launch(wi, [wi], backward=False)
+    return _launch(wi, [wi], "fwd")[0]
 
 def geglu_backward(
     wi:mx.array, # (..., 2 * intermediate) as `geglu_forward` took it
     dy:mx.array, # (..., intermediate): the cotangent of its output
-) -> mx.array:
-    "Gradient of `geglu_forward` with respect to `wi` (both halves): one CUDA kernel on MLX's CUDA backend, MLX ops elsewhere."
+    product:bool=False, # also return `geglu_forward(wi)`, written by the same kernel
+) -> mx.array|tuple:
+    "Gradient of `geglu_forward` with respect to `wi` (both halves), and the product if asked: one CUDA kernel on MLX's CUDA backend, MLX ops elsewhere."
     if not fused_cuda("geglu_linear"):
         a, g = (t.astype(mx.float32) for t in mx.split(wi, 2, axis=-1))
         d = dy.astype(mx.float32)
         cdf = 0.5 * (1 + mx.erf(a * 0.7071067811865476))
         pdf = 0.3989422804014327 * mx.exp(-0.5 * a * a)
-        return mx.concatenate([d * g * (cdf + a * pdf), d * a * cdf], axis=-1).astype(wi.dtype)
-    return _launch(wi, [wi, dy], backward=True)
+        dwi = mx.concatenate([d * g * (cdf + a * pdf), d * a * cdf], axis=-1).astype(wi.dtype)
+        return (dwi, geglu_forward(wi)) if product else dwi
+    out = _launch(wi, [wi, dy], "bwd_prod" if product else "bwd")
+    return tuple(out) if product else out[0]
 
 @mx.custom_function
 def geglu_linear(
@@ -232,6 +259,9 @@ def geglu_linear(
 @geglu_linear.vjp
 def _geglu_linear_vjp(primals, dy, output):
     wi, W = primals
+    if fused_cuda("geglu_vector"):   # the product comes out of the backward kernel, which reads `wi` anyway
+        dwi, h = geglu_backward(wi, dy @ W, product=True)
+        return dwi, dy.reshape(-1, W.shape[0]).T @ h.reshape(-1, W.shape[1])
     dW = dy.reshape(-1, W.shape[0]).T @ geglu_forward(wi).reshape(-1, W.shape[1])
     return geglu_backward(wi, dy @ W), dW
 
@@ -416,6 +446,137 @@ def project(
     return layer(x)
 
 
+# %% ../nbs/02_layers.ipynb #5e1a7c21
+_QKV_ROPE_HEADER = """
+namespace mlx::core::cu {
+template <int V, typename T>
+__device__ inline AlignedVector<T, V> load_strided(const T* p, int64_t stride) {   // V values `stride` apart
+  if (stride == 1) return load_vector<V>(p, 0);
+  AlignedVector<T, V> v;
+#pragma unroll
+  for (int j = 0; j < V; ++j) v[j] = p[j * stride];
+  return v;
+}
+}
+"""
+_QKV_ROPE_INDEX = """
+// one thread per token, head and V of the HALF rotated pairs: its chunks of q and k rotated, of v moved
+const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+if (idx >= (size_t)BATCH * LEN * NH * (HALF / V)) return;
+const uint32_t c = idx % (HALF / V);
+const size_t th = idx / (HALF / V);
+const int h = th % NH;
+const size_t t = th / NH;                        // token: b * LEN + l
+const int l = t % LEN;
+const size_t b = t / LEN;
+float cs[V], sn[V];
+#pragma unroll
+for (int j = 0; j < V; ++j) {                    // as MLX's RoPE: inv_freq = 2^(-(i / HALF) log2(base)), angle = position * inv_freq
+  const float inv_freq = exp2f(-(static_cast<float>(c * V + j) / static_cast<float>(HALF)) * LOG2_BASE);
+  sincosf(static_cast<float>(l) * inv_freq, &sn[j], &cs[j]);
+}
+const size_t fused = t * 3 * NH * 2 * HALF + h * 2 * HALF;   // this head's q in the (batch, length, 3 * heads * head_dim) layout
+const size_t split = ((b * NH + h) * LEN + l) * 2 * HALF;    // ... and in (batch, heads, length, head_dim)
+"""
+_QKV_ROPE_FWD = _QKV_ROPE_INDEX + """
+#pragma unroll
+for (int part = 0; part < 3; ++part) {
+  const T* x = qkv + fused + part * NH * 2 * HALF;
+  const auto x1 = load_vector<V>(x, c), x2 = load_vector<V>(x + HALF, c);
+  AlignedVector<T, V> r1 = x1, r2 = x2;
+  if (part < 2) {
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const float a = static_cast<float>(x1[j]), e = static_cast<float>(x2[j]);
+      r1[j] = static_cast<T>(a * cs[j] - e * sn[j]);
+      r2[j] = static_cast<T>(a * sn[j] + e * cs[j]);
+    }
+  }
+  T* o = (part == 0 ? qo : part == 1 ? ko : vo) + split;
+  store_vector<V>(o, c, r1);
+  store_vector<V>(o + HALF, c, r2);
+}
+"""
+_QKV_ROPE_BWD = _QKV_ROPE_INDEX + """
+#pragma unroll
+for (int part = 0; part < 3; ++part) {
+  const T* base = part == 0 ? dq : part == 1 ? dk : dv;
+  const Strides& st = part == 0 ? dq_strides : part == 1 ? dk_strides : dv_strides;
+  const T* x = base + b * st[0] + h * st[1] + l * st[2];
+  const auto x1 = load_strided<V>(x + c * V * st[3], st[3]), x2 = load_strided<V>(x + (HALF + c * V) * st[3], st[3]);
+  AlignedVector<T, V> r1 = x1, r2 = x2;
+  if (part < 2) {                                // the inverse rotation
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const float a = static_cast<float>(x1[j]), e = static_cast<float>(x2[j]);
+      r1[j] = static_cast<T>(e * sn[j] + a * cs[j]);
+      r2[j] = static_cast<T>(e * cs[j] - a * sn[j]);
+    }
+  }
+  T* o = dqkv + fused + part * NH * 2 * HALF;
+  store_vector<V>(o, c, r1);
+  store_vector<V>(o + HALF, c, r2);
+}
+"""
+_QKV_ROPE_KERNELS: dict = {}
+
+def _qkv_rope_kernel(backward:bool, base:float):
+    "The fused split-and-rotate kernel, forward or backward, for rotary base `base`, built on first use."
+    key = (backward, base)
+    if key not in _QKV_ROPE_KERNELS:
+        src = (_QKV_ROPE_BWD if backward else _QKV_ROPE_FWD).replace("LOG2_BASE", f"{float(math.log2(base))!r}f")
+        _QKV_ROPE_KERNELS[key] = mx.fast.cuda_kernel(
+            name=f"qkv_rope_{'bwd' if backward else 'fwd'}_{len(_QKV_ROPE_KERNELS)}", header=_QKV_ROPE_HEADER, source=src,
+            input_names=["dq", "dk", "dv"] if backward else ["qkv"], output_names=["dqkv"] if backward else ["qo", "ko", "vo"],
+            ensure_row_contiguous=not backward)   # the backward pass reads the attention's gradients through their strides
+    return _QKV_ROPE_KERNELS[key]
+
+def _qkv_rope_launch(xs:list, heads:int, base:float, B:int, L:int, D:int, backward:bool) -> list:
+    V = 16 // xs[0].dtype.size   # 16-byte loads and stores where the half head allows
+    V = V if (D // 2) % V == 0 else 1
+    threads = B * L * heads * (D // 2) // V
+    dt = xs[0].dtype
+    return _qkv_rope_kernel(backward, base)(
+        inputs=xs, template=[("T", dt), ("BATCH", B), ("LEN", L), ("NH", heads), ("HALF", D // 2), ("V", V)],
+        grid=(-(-threads // 256) * 256, 1, 1), threadgroup=(256, 1, 1),
+        output_shapes=[(B, L, 3 * heads * D)] if backward else [(B, heads, L, D)] * 3, output_dtypes=[dt] if backward else [dt] * 3)
+
+def _split_heads(qkv:mx.array, heads:int) -> list:
+    B, L, F = qkv.shape
+    return [t.reshape(B, L, heads, F // 3 // heads).transpose(0, 2, 1, 3) for t in mx.split(qkv, 3, axis=-1)]
+
+_QKV_ROPES: dict = {}
+
+def _qkv_rope_fn(heads:int, base:float):
+    "`qkv_rope` for one head count and rotary base: a custom function whose VJP reads no primal."
+    key = (heads, base)
+    if key in _QKV_ROPES: return _QKV_ROPES[key]
+    @mx.custom_function
+    def fn(qkv):
+        B, L, F = qkv.shape
+        if fused_cuda("qkv_rope"): return tuple(_qkv_rope_launch([qkv], heads, base, B, L, F // 3 // heads, backward=False))
+        q, k, v = _split_heads(qkv, heads)
+        D = q.shape[-1]
+        return (mx.fast.rope(q, D, traditional=False, base=base, scale=1.0, offset=0),
+                mx.fast.rope(k, D, traditional=False, base=base, scale=1.0, offset=0), v)
+    @fn.vjp
+    def fn_vjp(primals, cotangents, outputs):
+        dq, dk, dv = cotangents
+        B, H, L, D = dq.shape
+        if fused_cuda("qkv_rope"): return _qkv_rope_launch([dq, dk, dv], heads, base, B, L, D, backward=True)[0]
+        unrotate = lambda t: mx.fast.rope(t, D, traditional=False, base=base, scale=-1.0, offset=0)   # rotation by -angle
+        return mx.concatenate([t.transpose(0, 2, 1, 3).reshape(B, L, H * D) for t in (unrotate(dq), unrotate(dk), dv)], axis=-1)
+    _QKV_ROPES[key] = fn
+    return fn
+
+def qkv_rope(
+    qkv:mx.array, # `Wqkv`'s output (batch, length, 3 * heads * head_dim): [Q | K | V]
+    heads:int, # attention heads
+    base:float, # the rotary base (theta)
+) -> tuple:
+    "Queries, keys and values (batch, heads, length, head_dim), each contiguous, q and k rotated at positions 0..length-1 (rotate-half, as `nn.RoPE`): one CUDA kernel each way under `CUDA_FUSIONS['qkv_rope']`, MLX ops elsewhere."
+    return _qkv_rope_fn(heads, float(base))(qkv)
+
 # %% ../nbs/02_layers.ipynb #6e73fba2
 class ModernBertAttention(nn.Module):
     "Self-attention of one ModernBERT layer: fused QKV projection, RoPE, fused attention, output projection."
@@ -436,11 +597,14 @@ class ModernBertAttention(nn.Module):
     def __call__(self, x:mx.array, bias:mx.array|None=None, positions:mx.array|None=None) -> mx.array:
         "Attention output; `positions` (batch, length) are per-token rotary positions (packed rows), default 0..length-1."
         B, L, _ = x.shape
-        if type(self.Wqkv) is nn.Linear and "bias" not in self.Wqkv and fused_cuda("projections"): q, k, v = qkv_linear(x, self.Wqkv.weight)
-        else: q, k, v = mx.split(self.Wqkv(x), 3, axis=-1)   # slices, not integer indexing (a gather, whose gradient is a scatter-add)
-        q, k, v = (t.reshape(B, L, self.num_heads, self.head_dim).transpose(0, 2, 1, 3) for t in (q, k, v))
-        if positions is None: q, k = self.rope(q), self.rope(k)
-        else: q, k = rope_at(q, positions, self.rope.base), rope_at(k, positions, self.rope.base)
+        if positions is None and fused_cuda("qkv_rope") and not fused_cuda("projections"):   # split and rotation: one kernel
+            q, k, v = qkv_rope(self.Wqkv(x), self.num_heads, self.rope.base)
+        else:
+            if type(self.Wqkv) is nn.Linear and "bias" not in self.Wqkv and fused_cuda("projections"): q, k, v = qkv_linear(x, self.Wqkv.weight)
+            else: q, k, v = mx.split(self.Wqkv(x), 3, axis=-1)   # slices, not integer indexing (a gather, whose gradient is a scatter-add)
+            q, k, v = (t.reshape(B, L, self.num_heads, self.head_dim).transpose(0, 2, 1, 3) for t in (q, k, v))
+            if positions is None: q, k = self.rope(q), self.rope(k)
+            else: q, k = rope_at(q, positions, self.rope.base), rope_at(k, positions, self.rope.base)
         if bias is not None: bias = bias.astype(q.dtype)
         out = attention(q, k, v, self.scale, bias)
         return self.out_drop(project(self.Wo, out.transpose(0, 2, 1, 3).reshape(B, L, -1)))

@@ -14,15 +14,15 @@ from mlx.utils import tree_flatten, tree_map
 from .backend import mx, nn, optim
 from .errors import TrainingError
 from .heads import task_loss, predictions
-from .layers import on_cpu
+from .layers import on_cpu, fused_cuda
 from .metrics import get_metric, task_score, DEFAULT_METRIC
 from .loaders import TextLoader
 from .runconfig import TrainConfig
 
 # %% auto #0
 __all__ = ['update_streams', 'AdamWF32', 'lr_schedule', 'make_optimizer', 'CancelFitException', 'CancelEpochException',
-           'Callback', 'global_norm', 'clip_global_norm', 'check_dtype', 'Learner', 'predict_outputs',
-           'ProgressCallback', 'EarlyStoppingCallback', 'NaNGuardCallback', 'LRLoggerCallback']
+           'Callback', 'sum_squares_cuda', 'global_norm', 'clip_global_norm', 'check_dtype', 'Learner',
+           'predict_outputs', 'ProgressCallback', 'EarlyStoppingCallback', 'NaNGuardCallback', 'LRLoggerCallback']
 
 # %% ../nbs/22_trainer.ipynb #4110842b
 _UPDATE_STREAMS = {}   # device -> the streams optimizer updates are spread over (created once)
@@ -141,11 +141,97 @@ class Callback:
     def cleanup_fit(self): "Runs after the fit, however it ended: `learn.outcome` says how (its `before_fit` may not have run)."
 
 # %% ../nbs/22_trainer.ipynb #5a7ae746
+_SUM_SQUARES_HEADER = """
+namespace mlx::core::cu {
+__device__ inline float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
+  return v;
+}
+template <typename T, int V>
+__device__ __noinline__ float squares_chunk(const T* p, const int* shape, int ndim, const int64_t* strides, size_t start, size_t chunk) {
+  // sum of squares of elements [start, start + chunk) of one array: read as one dense run when its layout is row- or
+  // column-major (the order does not matter to a sum), through its strides otherwise
+  size_t n = 1;
+  bool row = true, col = true;
+  for (int d = ndim - 1; d >= 0; --d) { if (shape[d] != 1 && strides[d] != (int64_t)n) row = false; n *= shape[d]; }
+  size_t e = 1;
+  for (int d = 0; d < ndim; ++d) { if (shape[d] != 1 && strides[d] != (int64_t)e) col = false; e *= shape[d]; }
+  const size_t end = start + chunk < n ? start + chunk : n;
+  float s = 0.f;
+  if (row || col) {
+    for (size_t i = start + threadIdx.x * V; i < end; i += (size_t)blockDim.x * V) {
+      const auto v = load_vector<V>(p, (uint32_t)(i / V), n, static_cast<T>(0.f));
+#pragma unroll
+      for (int j = 0; j < V; ++j) { const float x = static_cast<float>(v[j]); s += x * x; }
+    }
+  } else {
+    for (size_t i = start + threadIdx.x; i < end; i += blockDim.x) {
+      size_t rest = i;
+      int64_t loc = 0;
+      for (int d = ndim - 1; d >= 0; --d) { loc += (int64_t)(rest % shape[d]) * strides[d]; rest /= shape[d]; }
+      const float x = static_cast<float>(p[loc]);
+      s += x * x;
+    }
+  }
+  return s;
+}
+}
+"""
+_SUM_SQUARES_TAIL = """
+__shared__ float warps[32];
+s = warp_sum(s);
+if ((threadIdx.x & 31) == 0) warps[threadIdx.x >> 5] = s;
+__syncthreads();
+if (threadIdx.x < 32) {
+  s = warp_sum(threadIdx.x < (blockDim.x >> 5) ? warps[threadIdx.x] : 0.f);
+  if (threadIdx.x == 0) atomicAdd(total, s);
+}
+"""
+_SUM_SQUARES_THREADS, _SUM_SQUARES_GROUP = 256, 32   # threads a block; arrays a launch (their pointers and strides are its parameters)
+_SUM_SQUARES_KERNELS: dict = {}
+
+def _sum_squares_kernel(shapes:tuple, dtype, chunk:int):
+    "The kernel that adds the squares of arrays of `shapes` into one float32, `chunk` elements a block, built once per shapes."
+    key = (shapes, dtype, chunk)
+    if key not in _SUM_SQUARES_KERNELS:
+        lines, first = ["const size_t blk = blockIdx.x;", "const T* p; const int64_t* st; int sh[10]; int nd; size_t start;"], 0
+        for i, shape in enumerate(shapes):
+            blocks = max(1, -(-math.prod(shape) // chunk))
+            lines.append(f"{'if' if i == 0 else 'else if'} (blk < {first + blocks}) {{ p = g{i}; st = g{i}_strides.data(); nd = {len(shape)}; "
+                         + " ".join(f"sh[{d}] = {n};" for d, n in enumerate(shape)) + f" start = (blk - {first}) * {chunk}; }}")
+            first += blocks
+        lines.append("else return;")   # no block is launched past the last array
+        lines.append(f"float s = squares_chunk<T, {16 // dtype.size}>(p, sh, nd, st, start, {chunk});")
+        _SUM_SQUARES_KERNELS[key] = (first, mx.fast.cuda_kernel(
+            name=f"sum_squares_{len(_SUM_SQUARES_KERNELS)}", input_names=[f"g{i}" for i in range(len(shapes))],
+            output_names=["total"], source="\n".join(lines) + _SUM_SQUARES_TAIL, header=_SUM_SQUARES_HEADER,
+            ensure_row_contiguous=False))   # a transposed weight gradient is read where it lies, not copied first
+    return _SUM_SQUARES_KERNELS[key]
+
+def sum_squares_cuda(
+    arrays:list, # arrays of one floating dtype, each at least one-dimensional
+) -> mx.array:
+    "The sum of the squares of all elements of `arrays` (float32, shape (1,)): one CUDA kernel launch per 32 arrays."
+    dtype = arrays[0].dtype
+    chunk = _SUM_SQUARES_THREADS * (16 // dtype.size) * 8
+    parts = []
+    for i in range(0, len(arrays), _SUM_SQUARES_GROUP):
+        group = arrays[i:i + _SUM_SQUARES_GROUP]
+        blocks, kernel = _sum_squares_kernel(tuple(tuple(a.shape) for a in group), dtype, chunk)
+        parts.append(kernel(inputs=group, template=[("T", dtype)], grid=(blocks * _SUM_SQUARES_THREADS, 1, 1),
+                            threadgroup=(_SUM_SQUARES_THREADS, 1, 1), output_shapes=[(1,)], output_dtypes=[mx.float32], init_value=0)[0])
+    return sum(parts[1:], parts[0])
+
 def global_norm(
     grads:dict, # gradients (a tree of arrays)
 ) -> mx.array:
-    "L2 norm of all gradients together (float32), as one reduction over their concatenation."
-    flat = mx.concatenate([g.reshape(-1) for _, g in tree_flatten(grads)])
+    "L2 norm of all gradients together (float32): on MLX's CUDA backend one kernel that reads every gradient once (`CUDA_FUSIONS['grad_norm']`), else one reduction over their concatenation."
+    leaves = [g for _, g in tree_flatten(grads)]
+    if fused_cuda("grad_norm") and all(mx.issubdtype(g.dtype, mx.floating) for g in leaves):
+        by_dtype = {}
+        for g in leaves: by_dtype.setdefault(g.dtype, []).append(g.reshape(1) if g.ndim == 0 else g)
+        return mx.sqrt(sum(sum_squares_cuda(group) for group in by_dtype.values())).reshape(())
+    flat = mx.concatenate([g.reshape(-1) for g in leaves])
     return mx.sqrt(mx.square(flat.astype(mx.float32)).sum())
 
 def clip_global_norm(
