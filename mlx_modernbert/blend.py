@@ -10,10 +10,9 @@ import itertools, json, pickle, re
 from pathlib import Path
 import numpy as np
 import pandas as pd
-import yaml
 from .errors import DataError
 from .datasets import atomic_write, atomic_write_text
-from .runconfig import RunConfig
+from .runconfig import saved_run_config
 from .prepare import Prepared
 from .metrics import get_metric, task_score
 from .outputs import average_outputs, load_heldout, output_predictions
@@ -174,7 +173,7 @@ def blend_run(
     "Fit tabular models on the run's own splits, blend them with the text model on out-of-fold rows, save them (`blend/models.pkl`), and write `blend.json`."
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists(): raise DataError(f"{run_dir}: no config.yaml; pass a run folder")
-    cfg = RunConfig(**yaml.safe_load((run_dir / "config.yaml").read_text()))
+    cfg = saved_run_config(run_dir)
     prep = Prepared(cfg)
     ds, task, enc = prep.ds, prep.ds.task, prep.ds.encoding
     parts = blend_parts(parts, prep) if isinstance(parts, str) else tuple(parts)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from .backend import mx
 from .datasets import DataError, train_val_split, kfold_indices, default_folds, atomic_write_text, atomic_to_csv, check_output_path
-from .runconfig import RunConfig, resolve_config, write_run_config
+from .runconfig import RunConfig, resolve_config, saved_run_config, write_run_config
 from .distributed import process_rank, broadcast_text, barrier
 from .prepare import Prepared
 from .finetune import fit_model
@@ -83,7 +83,7 @@ def resume_config(
     given:RunConfig|None=None, # the configuration built for this call; settings that differ from the run's are ignored
 ) -> tuple[RunConfig, list[str]]:
     "The configuration a run was started with, and each setting of `given` (other than a default) that it ignores."
-    saved, default = resolve_config(config_file=Path(run_dir) / "config.yaml", env={}), RunConfig()
+    saved, default = saved_run_config(run_dir), RunConfig()
     ignored = [] if given is None else [f"{k}={v!r} (run: {getattr(saved, k)!r})" for k, v in asdict(given).items()
                                         if v != getattr(saved, k) and v != getattr(default, k)]
     return saved, ignored
@@ -139,14 +139,13 @@ def train_run(
         if resume_dir is not None: log.info("resuming %s", resume_dir)
         if resume_dir is not None and ignored: log.warning("--resume continues the run with its own config.yaml; ignored: %s", ", ".join(ignored))
         prep = Prepared(cfg)
-        fitted, cfg = cfg != prep.cfg, prep.cfg   # max_length fitted to the rows when unset
+        cfg = prep.cfg   # max_length fitted to the rows when unset
         if cfg.folds is None:   # chosen by the table's size; config.yaml records it for predict, blend and --resume
             cfg = prep.cfg = replace(cfg, folds=default_folds(prep.ds, validation_file=bool(cfg.val)))
             log.info("folds: %s (%d training rows; --folds 0 trains one split, --folds K a K-fold ensemble)",
                      f"{cfg.folds}-fold ensemble" if cfg.folds else "one train/validation split", len(prep.ds))
-            fitted = True
             if fold_parallel and cfg.folds < 2: raise DataError(f"distribute='folds' needs folds >= 2; this table ({len(prep.ds)} rows) gets one split by default: pass --folds 5")
-        if fitted and resume_dir is None and (rank == 0 or not fold_parallel): write_run_config(cfg, run_dir / "config.yaml")
+        if resume_dir is None and (rank == 0 or not fold_parallel): write_run_config(cfg, run_dir / "config.yaml")   # as resolved: what predict, blend and --resume read
         from mlx_modernbert.blend import blend_parts
         parts = blend_parts(cfg.blend, prep)   # before training: an impossible --blend fails now, not after the folds
         log.info("data: %d rows, task %s, metric %s, template %s", len(prep.ds), prep.ds.task, prep.metric, prep.template.name)

@@ -13,9 +13,9 @@ import yaml
 from .errors import RunConfigError
 
 # %% auto #0
-__all__ = ['DEFAULT_EPOCHS', 'DEFAULT_MIN_UPDATES', 'TRAIN_FIELDS', 'TrainConfig', 'PRESETS', 'ENV_PREFIX', 'BACKEND_ENV', 'opt',
-           'RunConfig', 'field_types', 'check_fields', 'base_types', 'coerce', 'check_keys', 'read_config_file',
-           'resolve_config', 'write_run_config', 'commented_config']
+__all__ = ['DEFAULT_EPOCHS', 'DEFAULT_MIN_UPDATES', 'TRAIN_FIELDS', 'TrainConfig', 'PRESETS', 'ENV_PREFIX', 'BACKEND_ENV',
+           'RUN_KEYS_ADDED', 'opt', 'RunConfig', 'field_types', 'check_fields', 'base_types', 'coerce', 'check_keys',
+           'read_config_file', 'resolve_config', 'write_run_config', 'saved_run_config', 'commented_config']
 
 # %% ../nbs/30_runconfig.ipynb #d7b0cc4a
 def opt(
@@ -259,6 +259,17 @@ def write_run_config(
 ):
     "Write the resolved config as YAML."
     Path(path).write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
+
+# %% ../nbs/30_runconfig.ipynb #240a9193
+RUN_KEYS_ADDED = {"numbers": "digits", "min_updates": 0}   # settings newer than some run folders: the values those runs trained with
+
+def saved_run_config(
+    run_dir:str|Path, # a run folder (its `config.yaml`)
+) -> RunConfig:
+    "The configuration a run folder records; settings added since it was written take the values it ran with (`RUN_KEYS_ADDED`)."
+    path = Path(run_dir) / "config.yaml"
+    values = {k: coerce(k, v, str(path)) for k, v in read_config_file(path).items()}
+    return RunConfig(**{**RUN_KEYS_ADDED, **values})
 
 # %% ../nbs/30_runconfig.ipynb #d5d8031b
 def commented_config() -> str:
