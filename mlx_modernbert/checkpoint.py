@@ -12,12 +12,14 @@ from mlx.utils import tree_flatten, tree_unflatten
 from .backend import mx
 from .errors import CheckpointError, CheckpointNotFoundError
 from .hub import save_safetensors
+from .layers import number_line_parameters
 from .lora import has_lora, merged_weights, save_adapters
 from .trainer import Callback, Learner
 
 # %% auto #0
-__all__ = ['CHECKSUMS', 'HASHED', 'tidy_checkpoints', 'file_sha256', 'write_checksums', 'verify_checkpoint', 'save_checkpoint',
-           'load_model_weights', 'load_checkpoint', 'CheckpointCallback', 'last_checkpoint', 'finish_checkpoints']
+__all__ = ['CHECKSUMS', 'HASHED', 'NUMBER_LINES_FILE', 'tidy_checkpoints', 'file_sha256', 'write_checksums', 'verify_checkpoint',
+           'save_checkpoint', 'load_model_weights', 'load_checkpoint', 'CheckpointCallback', 'last_checkpoint',
+           'finish_checkpoints']
 
 # %% ../nbs/23_checkpoint.ipynb #5d99c18a
 def _sync(path:Path):
@@ -90,6 +92,8 @@ def verify_checkpoint(
                                   "changed or damaged since; restore it or train again")
     return folder
 
+NUMBER_LINES_FILE = "number_lines.safetensors"   # a `numbers: embed` model's learnt lines (`layers.NumberEmbedding`), to resume from
+
 def save_checkpoint(
     learn:Learner, # the learner whose model, optimizer, random state and progress are saved
     folder:str|Path, # destination folder
@@ -103,9 +107,11 @@ def save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         learn.model.save_pretrained(tmp, tokenizer_dir=tokenizer_dir)
-        if has_lora(learn.model):   # plain merged weights for `predict` and `transformers`, the adapters to resume from
+        lines = number_line_parameters(learn.model)
+        if has_lora(learn.model) or lines:   # plain merged weights for `predict` and `transformers`; adapters and lines to resume from
             save_safetensors(merged_weights(learn.model), tmp / "model.safetensors")
-            save_adapters(learn.model, tmp / "adapters.safetensors")
+        if has_lora(learn.model): save_adapters(learn.model, tmp / "adapters.safetensors")
+        if lines: save_safetensors(lines, tmp / NUMBER_LINES_FILE)
         if optimizer: save_safetensors(dict(tree_flatten(learn.opt.state)), tmp / "optimizer.safetensors")
         state = {"epoch": learn.epoch, "step": learn.step, "history": learn.history, "step_losses": learn.step_losses,
                  "metric": learn.metric.name, "task": learn.task, "config": vars(learn.cfg)}
@@ -129,7 +135,13 @@ def load_model_weights(
 ):
     "Load a checkpoint's weights into `model` strictly: a LoRA model takes its adapters and head, any other the whole model."
     folder = Path(folder)
-    if not has_lora(model): return model.load_weights(str(folder / "model.safetensors"), strict=True)
+    if not has_lora(model):
+        weights = list(mx.load(str(folder / "model.safetensors")).items())
+        if number_line_parameters(model):   # a `numbers: embed` model: its lines beside the merged matrix
+            if not (folder / NUMBER_LINES_FILE).exists():
+                raise CheckpointError(f"{folder} holds no {NUMBER_LINES_FILE}: it was not written by a model with numbers: embed (train without it)")
+            weights += list(mx.load(str(folder / NUMBER_LINES_FILE)).items())
+        return model.load_weights(weights, strict=True)
     if not (folder / "adapters.safetensors").exists():
         raise CheckpointError(f"{folder} holds no adapters.safetensors: it was not written by a LoRA model (drop --lora)")
     adapters, trainable = mx.load(str(folder / "adapters.safetensors")), dict(tree_flatten(model.trainable_parameters()))

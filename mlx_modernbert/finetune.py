@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from .backend import mx, nn
 from .errors import RunConfigError
+from .layers import NumberEmbedding
 from .datasets import feature_kinds
 from .templates import template_to_dict
 from .hub import load_pretrained
@@ -24,8 +25,8 @@ from .prepare import Prepared
 from .outputs import save_heldout
 
 # %% auto #0
-__all__ = ['log', 'PROBLEM_TYPES', 'new_model', 'freeze_token_embeddings', 'grow_token_embeddings', 'freeze_bottom_layers',
-           'checkpoint_extra', 'epochs_for_updates', 'fit_model']
+__all__ = ['log', 'PROBLEM_TYPES', 'new_model', 'freeze_token_embeddings', 'grow_token_embeddings', 'token_embedding',
+           'add_number_embedding', 'freeze_bottom_layers', 'checkpoint_extra', 'epochs_for_updates', 'fit_model']
 
 # %% ../nbs/32_finetune.ipynb #db2e1014
 log = logging.getLogger("mlx_modernbert")
@@ -42,11 +43,13 @@ def new_model(
                             problem_type=PROBLEM_TYPES.get(prep.ds.task, "single_label_classification"))
     if model.quantization: dequantize_model(model)   # a quantized checkpoint trains in full precision (quantized layers would stay frozen)
     if prep.added_tokens: grow_token_embeddings(model, prep.tokenizer, prep.added_tokens)
+    numbers = add_number_embedding(model, prep.tokenizer, prep.added_tokens, cfg.number_bins) if getattr(prep.template, "numbers", None) == "embed" else None
     if cfg.lora:
         from mlx_modernbert.lora import apply_lora, LORA_PRESETS, trainable_summary
         apply_lora(model, LORA_PRESETS[cfg.lora]); log.info("LoRA %s: %s", cfg.lora, trainable_summary(model))
     if cfg.freeze_embeddings or cfg.freeze_layers: freeze_token_embeddings(model)
     if cfg.freeze_layers: freeze_bottom_layers(model, cfg.freeze_layers)
+    if numbers is not None: numbers.unfreeze(keys=["number_start", "number_slopes"], recurse=False)   # the line always learns (LoRA and freezing keep the matrix)
     return model
 
 # %% ../nbs/32_finetune.ipynb #e15757a7
@@ -57,7 +60,7 @@ def freeze_token_embeddings(
     vocab = model.config.vocab_size
     frozen = [name for name, m in model.named_modules() if isinstance(m, nn.Embedding) and m.weight.shape[0] == vocab]
     for name, m in model.named_modules():
-        if name in frozen: m.freeze()
+        if name in frozen: m.freeze(keys=["weight"], recurse=False)
     return frozen
 
 # %% ../nbs/32_finetune.ipynb #a528d5b6
@@ -70,16 +73,43 @@ def grow_token_embeddings(
     ids = [tokenizer.tokenizer.token_to_id(t) for t in tokens]
     if None in ids: raise RunConfigError(f"the tokenizer lacks {tokens[ids.index(None)]!r}: build it with extend_tokenizer")
     vocab = model.config.vocab_size
-    found = [m for _, m in model.named_modules() if isinstance(m, nn.Embedding) and m.weight.shape[0] == vocab]
-    if len(found) != 1: raise RunConfigError(f"{type(model).__name__}: expected one token-embedding matrix of {vocab} rows, found {len(found)}")
-    weight, size = found[0].weight, max(vocab, max(ids) + 1)
+    _, found = token_embedding(model)
+    weight, size = found.weight, max(vocab, max(ids) + 1)
     if size > vocab: weight = mx.concatenate([weight, mx.zeros((size - vocab, weight.shape[1]), weight.dtype)])
     def word(text): return weight[mx.array(tokenizer.tokenizer.encode(text, add_special_tokens=False).ids)].mean(axis=0)
     low, high = word("low"), word("high")
     share = mx.linspace(0, 1, len(ids))[:, None]
     weight[mx.array(ids)] = (low + share * (high - low)).astype(weight.dtype)
-    found[0].weight, model.config.vocab_size = weight, size
+    found.weight, model.config.vocab_size = weight, size
     return size
+
+def token_embedding(
+    model, # a task model (BERT, ModernBERT or NeoBERT)
+) -> tuple[str, nn.Embedding]:
+    "The model's token-embedding matrix (the one embedding with a row per vocabulary entry) and its path."
+    vocab = model.config.vocab_size
+    found = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Embedding) and m.weight.shape[0] == vocab]
+    if len(found) != 1: raise RunConfigError(f"{type(model).__name__}: expected one token-embedding matrix of {vocab} rows, found {len(found)}")
+    return found[0]
+
+# %% ../nbs/32_finetune.ipynb #58416edd
+def add_number_embedding(
+    model, # a task model whose matrix `grow_token_embeddings` gave the number tokens
+    tokenizer, # a `TextTokenizer` that holds `tokens`
+    tokens:list[str], # the percentile tokens, lowest first, with consecutive ids (a template's `added_tokens`)
+    pieces:int, # pieces of the learnt line (`number_bins`)
+) -> NumberEmbedding:
+    "Make the number tokens' embeddings a learnt piecewise-linear line of their rank, started between their first and last rows; returns the new module."
+    ids = [tokenizer.tokenizer.token_to_id(t) for t in tokens]
+    if not ids or None in ids or ids != list(range(ids[0], ids[0] + len(ids))):
+        raise RunConfigError(f"the number tokens {tokens[:2]}... need consecutive ids in the tokenizer (got {ids[:3]}...): build it with extend_tokenizer")
+    name, plain = token_embedding(model)
+    numbers = NumberEmbedding(plain.weight, ids[0], len(ids), pieces, plain.weight[ids[0]], plain.weight[ids[-1]])
+    *path, last = name.split(".")
+    parent = model
+    for part in path: parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+    setattr(parent, last, numbers)
+    return numbers
 
 # %% ../nbs/32_finetune.ipynb #6cbf0294
 def freeze_bottom_layers(

@@ -16,8 +16,9 @@ from .errors import ConfigError
 __all__ = ['ACTIVATIONS', 'CUDA_FUSIONS', 'exp_nonpositive', 'erf_rational', 'gelu_cpu', 'softmax_cpu', 'on_cpu', 'gelu',
            'record_attention', 'attention', 'activation', 'padding_bias', 'sliding_window_bias', 'attention_biases',
            'fused_cuda', 'geglu_forward', 'geglu_backward', 'geglu_linear', 'layer_norm_backward', 'layer_norm',
-           'LayerNorm', 'linear', 'qkv_linear', 'project', 'qkv_rope', 'ModernBertAttention', 'ModernBertMLP', 'pool',
-           'segment_positions', 'segment_biases', 'rope_at', 'pool_segments']
+           'LayerNorm', 'linear', 'qkv_linear', 'project', 'qkv_rope', 'ModernBertAttention', 'ModernBertMLP',
+           'piecewise_linear_codes', 'NumberEmbedding', 'number_line_parameters', 'pool', 'segment_positions',
+           'segment_biases', 'rope_at', 'pool_segments']
 
 # %% ../nbs/02_layers.ipynb #b4b022f6
 _EXP2_TAYLOR = [math.log(2) ** k / math.factorial(k) for k in range(8)]   # 2^f = e^(f ln 2), |f| <= 1/2
@@ -630,6 +631,56 @@ class ModernBertMLP(nn.Module):
             return geglu_linear(wi, self.Wo.weight)
         inp, gate = mx.split(wi, 2, axis=-1)
         return self.Wo(self.drop(self.act(inp) * gate))
+
+# %% ../nbs/02_layers.ipynb #03d4b323
+def piecewise_linear_codes(
+    levels:int, # number tokens, at ranks (k + 0.5) / levels
+    pieces:int, # pieces of the line
+) -> mx.array:
+    "(levels, pieces): each level's piecewise-linear encoding `clip(rank * pieces - j, 0, 1)` (Gorishniy et al., 2022)."
+    rank = (mx.arange(levels) + 0.5) / levels
+    return mx.clip(rank[:, None] * pieces - mx.arange(pieces)[None, :], 0, 1)
+
+class NumberEmbedding(nn.Embedding):
+    "A token-embedding matrix whose `levels` number tokens, from id `first` on, embed as a learnt piecewise-linear function of their rank."
+    def __init__(self,
+                 weight:mx.array, # (vocab, hidden) token embeddings; the number tokens' own rows are not read
+                 first:int, # id of the lowest number token (`[NUM0]`)
+                 levels:int, # number tokens, with consecutive ids
+                 pieces:int, # pieces of the learnt line
+                 start:mx.array, # (hidden,) the line at rank 0 before training
+                 end:mx.array, # (hidden,) the line at rank 1 before training
+                ):
+        super().__init__(1, weight.shape[1])
+        self.weight, self.first, self.levels, self.pieces = weight, first, levels, pieces
+        self.number_start = start.astype(weight.dtype)
+        self.number_slopes = mx.repeat(((end - start) / pieces)[None].astype(weight.dtype), pieces, axis=0)
+
+    def number_table(self) -> mx.array:
+        "(levels, hidden): the number tokens' embeddings, the line evaluated at each level's rank."
+        return self.number_start + piecewise_linear_codes(self.levels, self.pieces).astype(self.weight.dtype) @ self.number_slopes
+
+    def __call__(self, ids:mx.array) -> mx.array:
+        local = ids - self.first
+        inside = (local >= 0) & (local < self.levels)
+        numbers = self.number_table()[mx.clip(local, 0, self.levels - 1)]
+        return mx.where(inside[..., None], numbers, self.weight[ids])
+
+    def merged(self) -> nn.Embedding:
+        "A plain embedding with the number rows written in: what a checkpoint saves, so predict, serve and export need nothing new."
+        plain = nn.Embedding(1, self.weight.shape[1])
+        plain.weight = mx.concatenate([self.weight[:self.first], self.number_table(), self.weight[self.first + self.levels:]])
+        return plain
+
+    def as_linear(self, x:mx.array) -> mx.array:
+        "Tied output projection (masked-LM heads) through the merged matrix."
+        return x @ self.merged().weight.T
+
+def number_line_parameters(
+    model:nn.Module, # any model
+) -> dict[str, mx.array]:
+    "The parameters of the model's `NumberEmbedding` lines under their paths (empty when it has none): what a checkpoint keeps to resume."
+    return {f"{name}.{k}": m[k] for name, m in model.named_modules() if isinstance(m, NumberEmbedding) for k in ("number_start", "number_slopes")}
 
 # %% ../nbs/02_layers.ipynb #d3b03a86
 def pool(hidden:mx.array, # (batch, length, hidden)

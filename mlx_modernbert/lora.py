@@ -12,6 +12,7 @@ from pathlib import Path
 from mlx.utils import tree_flatten, tree_unflatten
 from .backend import mx, nn
 from .errors import ConfigError
+from .layers import NumberEmbedding
 
 # %% auto #0
 __all__ = ['LORA_PRESETS', 'DEFAULT_TARGETS', 'LoRAConfig', 'LoRALinear', 'apply_lora', 'trainable_summary', 'merge_lora',
@@ -122,12 +123,12 @@ def has_lora(
     return any(isinstance(m, LoRALinear) for _, m in model.named_modules())
 
 def merged_weights(
-    model:nn.Module, # a model, with or without `LoRALinear` layers
+    model:nn.Module, # a model, with or without `LoRALinear` layers (or a `NumberEmbedding`)
 ) -> dict[str, mx.array]:
-    "The model's weights with every `LoRALinear` merged, under plain Hugging Face names; the model itself is left as it is."
+    "The model's weights with every `LoRALinear` (and a `NumberEmbedding`'s line) merged, under plain Hugging Face names; the model itself is left as it is."
     weights = dict(tree_flatten(model.parameters()))
     for name, m in model.named_modules():
-        if not isinstance(m, LoRALinear): continue
+        if not isinstance(m, (LoRALinear, NumberEmbedding)): continue
         for k in [k for k in weights if k.startswith(f"{name}.")]: del weights[k]
         weights.update({f"{name}.{k}": v for k, v in tree_flatten(m.merged().parameters())})
     return weights

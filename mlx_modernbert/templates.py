@@ -14,11 +14,11 @@ import pandas as pd
 from .datasets import DataError, TabularDataset
 
 # %% auto #0
-__all__ = ['RANK_WORDS', 'NUMBER_STYLES', 'log', 'STYLES', 'WIDE_COLUMNS', 'TEMPLATE_CLASSES', 'is_missing', 'format_number',
-           'format_value', 'readable_name', 'shorten', 'RowText', 'join_parts', 'percentile_grid', 'rank_words',
-           'magnitude_tokens', 'magnitude_token', 'Template', 'KeyValueTemplate', 'SentenceTemplate', 'FormatTemplate',
-           'title_from_name', 'family_key', 'TitanicTemplate', 'make_template', 'read_data_dictionary',
-           'template_to_dict', 'template_from_dict']
+__all__ = ['RANK_WORDS', 'NUMBER_STYLES', 'NUMBER_LEVELS', 'log', 'STYLES', 'WIDE_COLUMNS', 'TEMPLATE_CLASSES', 'is_missing',
+           'format_number', 'format_value', 'readable_name', 'shorten', 'RowText', 'join_parts', 'percentile_grid',
+           'rank_words', 'magnitude_tokens', 'magnitude_token', 'Template', 'KeyValueTemplate', 'SentenceTemplate',
+           'FormatTemplate', 'title_from_name', 'family_key', 'TitanicTemplate', 'make_template',
+           'read_data_dictionary', 'template_to_dict', 'template_from_dict']
 
 # %% ../nbs/11_templates.ipynb #d4c9e931
 def is_missing(
@@ -113,7 +113,8 @@ def rank_words(
     if below >= RANK_WORDS[2][0]: return RANK_WORDS[2][1]
     return ""
 
-NUMBER_STYLES = ("digits", "bins", "both")   # how the key-value template writes a measured number (see `magnitude_token`)
+NUMBER_STYLES = ("digits", "bins", "both", "embed")   # how the key-value template writes a measured number (see `magnitude_token`)
+NUMBER_LEVELS = 100   # `embed`: a number is its percentile token, whose embedding is a learnt line (`layers.NumberEmbedding`)
 
 def magnitude_tokens(
     bins:int, # how many magnitude tokens
@@ -181,8 +182,8 @@ class KeyValueTemplate(Template):
     max_chars: int|None = None  # most characters per value; longer values are cut (see `shorten`)
     percentiles: dict|None = None  # numeric column -> its training values' 0th..100th percentiles (see `rank_words`)
     meanings: dict|None = None  # column -> {code as written: its meaning} from a data dictionary (`read_data_dictionary`)
-    numbers: str = "digits"  # a measured number as digits, as its magnitude token (`bins`), or the token then the digits (`both`)
-    bins: int = 0  # magnitude tokens per column when `numbers` is not digits (`magnitude_token`)
+    numbers: str = "digits"  # a measured number as digits, as its magnitude token (`bins`, `embed`), or the token then the digits (`both`)
+    bins: int = 0  # magnitude tokens when `numbers` is not digits (`magnitude_token`; `NUMBER_LEVELS` for `embed`)
     ranks: bool = True  # digits are followed by their rank words (`rank_words`)
 
     @property
@@ -228,7 +229,7 @@ class KeyValueTemplate(Template):
         except (TypeError, ValueError): return text   # a word where a number belongs is written as it is
         if self.numbers != "digits":
             token = magnitude_token(x, grid, self.bins)
-            return token if self.numbers == "bins" else f"{token} {text}"
+            return f"{token} {text}" if self.numbers == "both" else token
         if self.ranks and (where := rank_words(x, grid)): text += f" ({where})"
         return text
 
@@ -242,8 +243,8 @@ class KeyValueTemplate(Template):
         max_chars:int|None=32, # most characters per value
         ranks:bool=True, # place numbers among the training rows' values (`rank_words`)
         meanings:dict|None=None, # column -> {code: meaning} (a data dictionary's `values`)
-        numbers:str="digits", # digits, bins (a magnitude token instead) or both (the token, then the digits); see `magnitude_token`
-        bins:int=16, # magnitude tokens per column when `numbers` is not digits
+        numbers:str="digits", # digits, bins (a magnitude token instead), both (the token, then the digits) or embed (a percentile token); see `magnitude_token`
+        bins:int=16, # magnitude tokens when `numbers` is bins or both (embed writes `NUMBER_LEVELS`; its line has this many pieces)
     ) -> KeyValueTemplate:
         "A key-value template fitted on the training rows: numbers in context and, for wide tables, usual values left out and long values cut."
         usual = {}
@@ -259,7 +260,7 @@ class KeyValueTemplate(Template):
         grids = {c: percentile_grid(frame[c]) for c in columns if (ranks or tokens) and c not in (meanings or {})}
         return cls(list(columns), missing, usual=usual or None, max_chars=max_chars,
                    percentiles={c: g for c, g in grids.items() if g} or None, meanings=meanings,
-                   numbers=numbers, bins=bins if tokens else 0, ranks=ranks and not tokens)
+                   numbers=numbers, bins=(NUMBER_LEVELS if numbers == "embed" else bins) if tokens else 0, ranks=ranks and not tokens)
 
 @dataclass
 class SentenceTemplate(Template):
@@ -448,7 +449,7 @@ def make_template(spec:str, # a style name, a "{column}" format string, or a fil
                   missing:str|None="unknown", # how to write missing values; None omits them (key-value, sentence)
                   extra_rows:pd.DataFrame|None=None, # unlabelled rows (test) that curated templates may count over
                   dictionary:dict|None=None, # column -> {"description", "values"} (`read_data_dictionary`): key-value writes codes as their meanings
-                  numbers:str="digits", # key-value: measured numbers as digits, bins (magnitude tokens) or both
+                  numbers:str="digits", # key-value: measured numbers as digits, bins (magnitude tokens), both or embed (percentile tokens on a learnt line)
                   bins:int=16, # key-value: magnitude tokens per column when `numbers` is not digits
                  ) -> Template:
     "The template that `spec` names, built for `ds`'s feature columns."

@@ -1,4 +1,4 @@
-"""Numbers as relative-magnitude tokens (`--numbers bins|both`) through the CLI: the tokens and bins travel with each checkpoint,
+"""Numbers as relative-magnitude tokens (`--numbers bins|both`) or percentile tokens on a learnt line (`--numbers embed`) through the CLI: the tokens and bins travel with each checkpoint,
 each fold's bins come from its own training rows, and predict, serve and the ONNX export give the training-time outputs."""
 import json, subprocess, sys
 from pathlib import Path
@@ -15,11 +15,11 @@ CLI = str(Path(sys.executable).with_name("mlx-modernbert"))
 PENGUINS = Path(__file__).parent / "data" / "penguins" / "penguins.csv"
 BINS = 8
 
-@pytest.fixture(scope="module")
-def binned_run(tmp_path_factory, tiny_model):
-    "Penguins (344 rows, 6 numeric columns), 2 folds, magnitude tokens then digits, a short fit raised to 12 updates by min_updates."
+@pytest.fixture(scope="module", params=["both", "embed"])
+def binned_run(request, tmp_path_factory, tiny_model):
+    "Penguins (344 rows, 6 numeric columns), 2 folds, a short fit raised to 12 updates by min_updates; magnitude tokens then digits, or percentile tokens on a learnt line."
     out = tmp_path_factory.mktemp("numbers")
-    r = subprocess.run([CLI, "train", "--train", PENGUINS, "--target", "species", "--numbers", "both", "--number-bins", str(BINS),
+    r = subprocess.run([CLI, "train", "--train", PENGUINS, "--target", "species", "--numbers", request.param, "--number-bins", str(BINS),
                         "--folds", "2", "--epochs", "1", "--max-length", "64", "--batch-size", "32", "--min-updates", "12",
                         "--blend", "none", "--model", tiny_model, "--output", out, "--no-mlflow"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -32,17 +32,21 @@ def checkpoint(run, k): return run / f"fold-{k}" / "checkpoints" / "final"
 
 def test_each_checkpoint_carries_its_tokens_and_its_folds_bins(binned_run):
     from mlx_modernbert.blend import run_splits
-    from mlx_modernbert.templates import percentile_grid
+    from mlx_modernbert.checkpoint import NUMBER_LINES_FILE
+    from mlx_modernbert.templates import percentile_grid, NUMBER_LEVELS
     run, prep = binned_run
     assert "epochs of" in (run / "run.log").read_text()                          # min_updates raised the epochs and said so
     frame = prep.ds.frame
+    numbers = prep.cfg.numbers
+    tokens = NUMBER_LEVELS if numbers == "embed" else BINS                     # embed: percentile tokens, read on a line of BINS pieces
     for k, split in enumerate(run_splits(run, "multiclass")):
         ck = checkpoint(run, k)
         vocab = {t["content"]: t["id"] for t in json.loads((ck / "tokenizer.json").read_text())["added_tokens"]}
-        assert [vocab[f"[NUM{b}]"] for b in range(BINS)] == list(range(30522, 30522 + BINS))
-        assert json.loads((ck / "config.json").read_text())["vocab_size"] == 30522 + BINS
+        assert [vocab[f"[NUM{b}]"] for b in range(tokens)] == list(range(30522, 30522 + tokens))
+        assert json.loads((ck / "config.json").read_text())["vocab_size"] == 30522 + tokens
         template = json.loads((ck / "extra.json").read_text())["template"]
-        assert (template["numbers"], template["bins"]) == ("both", BINS)
+        assert (template["numbers"], template["bins"]) == (numbers, tokens)
+        assert (ck / NUMBER_LINES_FILE).exists() == (numbers == "embed")         # the line's parameters, beside the merged matrix
         train_rows = frame.drop(index=split["rows"])
         for column, grid in template["percentiles"].items():
             assert grid == percentile_grid(train_rows[column]), column                # the fold's training rows alone
