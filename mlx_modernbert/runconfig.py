@@ -62,6 +62,7 @@ class RunConfig:
     freeze_embeddings: bool = opt(False, "keep the token-embedding matrix fixed (faster on CPUs; small data rarely needs it trained)")
     freeze_layers: int = opt(0, "also keep the embeddings and the lowest N encoder layers fixed")
     layer_lr_decay: float|None = opt(None, "e.g. 0.9: lower learning rates towards the embeddings")
+    head_lr: float = opt(1.0, "learning-rate factor for what the pretrained model lacks: the task head and the number line of numbers: embed (e.g. 10: they learn at 10 x lr)")
     dtype: str = opt("float32", "float32 or bfloat16")
     compile: bool = opt(True, "compile the training step with mx.compile")
     folds: int|None = opt(None, "0: one train/validation split; k >= 2: k-fold ensemble; none (default): 5 folds on tables of at most 3,000 rows, else one split")
@@ -133,7 +134,7 @@ def _problems(c) -> list[str]:
              at_least("patience", 1, optional=True), at_least("limit_rows", 2, optional=True),
              within("warmup_ratio", 0, 1), within("label_smoothing", 0, 1), within("val_fraction", 0.01, 1),
              within("weight_decay", 0, 1, closed_high=True), within("layer_lr_decay", 0.01, 1, optional=True, closed_high=True),
-             positive("lr"), positive("max_grad_norm", optional=True)]
+             positive("lr"), positive("head_lr"), positive("max_grad_norm", optional=True)]
     if "folds" in present and c.folds is not None and (c.folds == 1 or c.folds < 0): found.append(f"folds={c.folds}: use 0 (one train/validation split) or k >= 2 (k-fold ensemble)")
     if "val" in present and c.val and (c.folds or 0) >= 2: found.append(f"val={c.val!r} with folds={c.folds}: k folds validate on the training rows; pass one of them")
     if "register" in present and c.register and not c.mlflow: found.append(f"register={c.register!r} needs MLflow tracking, which is off: add --mlflow")
@@ -146,7 +147,7 @@ def check_fields(
     if (problems := _problems(c)): raise RunConfigError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
 
 # %% ../nbs/30_runconfig.ipynb #85b6775b
-TRAIN_FIELDS = ("epochs", "lr", "weight_decay", "warmup_ratio", "schedule", "max_grad_norm", "grad_accum", "layer_lr_decay",
+TRAIN_FIELDS = ("epochs", "lr", "weight_decay", "warmup_ratio", "schedule", "max_grad_norm", "grad_accum", "layer_lr_decay", "head_lr",
                 "label_smoothing", "loss", "dtype", "compile", "seed")
 
 TrainConfig = dataclasses.make_dataclass(
@@ -261,7 +262,7 @@ def write_run_config(
     Path(path).write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
 
 # %% ../nbs/30_runconfig.ipynb #240a9193
-RUN_KEYS_ADDED = {"numbers": "digits", "min_updates": 0}   # settings newer than some run folders: the values those runs trained with
+RUN_KEYS_ADDED = {"numbers": "digits", "min_updates": 0, "head_lr": 1.0}   # settings newer than some run folders: the values those runs trained with
 
 def saved_run_config(
     run_dir:str|Path, # a run folder (its `config.yaml`)

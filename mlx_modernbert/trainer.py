@@ -100,17 +100,22 @@ def make_optimizer(
     cfg:TrainConfig, # learning rate, weight decay, warmup, schedule, layer-wise decay
     total_steps:int, # optimizer updates in the whole run
 ) -> optim.Optimizer:
-    "AdamW (float32 state) with decay only on matrices and optional layer-wise learning-rate decay."
+    "AdamW (float32 state) with decay only on matrices, optional layer-wise learning-rate decay and a factor for what the pretrained model lacks."
     warmup = int(cfg.warmup_ratio * total_steps)
     num_layers = len(model.encoder_layers) if cfg.layer_lr_decay is not None else 0
     backbone = getattr(model, "backbone", None)
     layers = ((f"{model.base_prefix}." if getattr(model, "is_task", False) else "") + type(backbone).layers_path) if backbone is not None else ""
     embeddings = _embedding_paths(model) if cfg.layer_lr_decay is not None else ()
-    def group(path): # learning-rate factor of a parameter
+    encoder = f"{model.base_prefix}." if getattr(model, "is_task", False) else None
+    def new(path): # the task head (outside the encoder) and a number line (`layers.NumberEmbedding`) start untrained
+        return (encoder is not None and not path.startswith(encoder)) or path.rsplit(".", 1)[-1].startswith("number_")
+    def depth(path): # layer-wise decay factor of a parameter
         if cfg.layer_lr_decay is None: return 1.0
         layer = _layer_of(path, layers)
         if layer is not None: return cfg.layer_lr_decay ** (num_layers - layer)
         return cfg.layer_lr_decay ** (num_layers + 1) if "embeddings" in path or path.startswith(embeddings) else 1.0
+    def group(path): # learning-rate factor of a parameter
+        return cfg.head_lr if new(path) else depth(path)
     factors = sorted({group(k) for k, _ in tree_flatten(model.trainable_parameters())}, reverse=True)
     optimizers, filters = [], []
     for f in factors:
