@@ -3,8 +3,8 @@
 Usage: .venv/bin/python bench/numbers_ablation.py [--tables iris,wine,penguins,diabetes] [--variants digits,digits-150,bins-150,both-150]
                                                   [--lanes 2] [--out /tmp/numbers-ablation]
 
-A variant is `NUMBERS[-MIN_UPDATES][+FIELD=VALUE...]` (numbers: digits, bins or both; min_updates: the training budget, 0 when
-left out; then any run setting, e.g. `bins-300+number_bins=32`).
+A variant is `NUMBERS[-MIN_UPDATES][+FIELD=VALUE...]` (numbers: digits, bins, both or embed; min_updates: the training budget, 0 when
+left out; then any run setting, e.g. `bins-300+number_bins=32` or `embed-150+head_lr=10`).
 Each (variant, table) is one `bench/accuracy.py` process: the table split 75/25 (seed 42), a default 5-fold run trained
 with the variant's settings, the held-out quarter scored (text alone and the default run's blend), the baselines fitted
 on the same rows. `--lanes` runs that many processes at once, each with one BLAS thread (two lanes use two cores).

@@ -43,7 +43,9 @@ def new_model(
                             problem_type=PROBLEM_TYPES.get(prep.ds.task, "single_label_classification"))
     if model.quantization: dequantize_model(model)   # a quantized checkpoint trains in full precision (quantized layers would stay frozen)
     if prep.added_tokens: grow_token_embeddings(model, prep.tokenizer, prep.added_tokens)
-    numbers = add_number_embedding(model, prep.tokenizer, prep.added_tokens, cfg.number_bins) if getattr(prep.template, "numbers", None) == "embed" else None
+    numbers = None
+    if prep.added_tokens and str(getattr(prep.template, "numbers", "")).startswith("embed"):   # a learnt line per numeric column (or one shared)
+        numbers = add_number_embedding(model, prep.tokenizer, prep.added_tokens, cfg.number_bins, len(prep.template.number_columns or [None]))
     if cfg.lora:
         from mlx_modernbert.lora import apply_lora, LORA_PRESETS, trainable_summary
         apply_lora(model, LORA_PRESETS[cfg.lora]); log.info("LoRA %s: %s", cfg.lora, trainable_summary(model))
@@ -96,15 +98,17 @@ def token_embedding(
 def add_number_embedding(
     model, # a task model whose matrix `grow_token_embeddings` gave the number tokens
     tokenizer, # a `TextTokenizer` that holds `tokens`
-    tokens:list[str], # the percentile tokens, lowest first, with consecutive ids (a template's `added_tokens`)
-    pieces:int, # pieces of the learnt line (`number_bins`)
+    tokens:list[str], # the percentile tokens, lowest first (column by column), with consecutive ids (a template's `added_tokens`)
+    pieces:int, # pieces of each learnt line (`number_bins`)
+    groups:int=1, # sets of tokens (numeric columns), each with its own line
 ) -> NumberEmbedding:
-    "Make the number tokens' embeddings a learnt piecewise-linear line of their rank, started between their first and last rows; returns the new module."
+    "Make the number tokens' embeddings learnt piecewise-linear lines of their rank, started where `grow_token_embeddings` put the lowest and highest; returns the new module."
     ids = [tokenizer.tokenizer.token_to_id(t) for t in tokens]
     if not ids or None in ids or ids != list(range(ids[0], ids[0] + len(ids))):
         raise RunConfigError(f"the number tokens {tokens[:2]}... need consecutive ids in the tokenizer (got {ids[:3]}...): build it with extend_tokenizer")
+    if len(ids) % groups: raise RunConfigError(f"{len(tokens)} number tokens do not split into {groups} columns' sets")
     name, plain = token_embedding(model)
-    numbers = NumberEmbedding(plain.weight, ids[0], len(ids), pieces, plain.weight[ids[0]], plain.weight[ids[-1]])
+    numbers = NumberEmbedding(plain.weight, ids[0], len(ids) // groups, pieces, plain.weight[ids[0]], plain.weight[ids[-1]], groups)
     *path, last = name.split(".")
     parent = model
     for part in path: parent = parent[int(part)] if isinstance(parent, list) else parent[part]

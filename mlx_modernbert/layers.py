@@ -642,34 +642,36 @@ def piecewise_linear_codes(
     return mx.clip(rank[:, None] * pieces - mx.arange(pieces)[None, :], 0, 1)
 
 class NumberEmbedding(nn.Embedding):
-    "A token-embedding matrix whose `levels` number tokens, from id `first` on, embed as a learnt piecewise-linear function of their rank."
+    "A token-embedding matrix whose number tokens (`groups` sets of `levels`, from id `first` on) embed as learnt piecewise-linear functions of their rank, a line per set."
     def __init__(self,
                  weight:mx.array, # (vocab, hidden) token embeddings; the number tokens' own rows are not read
-                 first:int, # id of the lowest number token (`[NUM0]`)
-                 levels:int, # number tokens, with consecutive ids
-                 pieces:int, # pieces of the learnt line
-                 start:mx.array, # (hidden,) the line at rank 0 before training
-                 end:mx.array, # (hidden,) the line at rank 1 before training
+                 first:int, # id of the lowest number token (`[NUM0]`, or `[NUM0_0]` with a set per column)
+                 levels:int, # number tokens per set, with consecutive ids
+                 pieces:int, # pieces of each learnt line
+                 start:mx.array, # (hidden,) every line at rank 0 before training
+                 end:mx.array, # (hidden,) every line at rank 1 before training
+                 groups:int=1, # sets of tokens, each with its own line (a numeric column each), one after another
                 ):
         super().__init__(1, weight.shape[1])
-        self.weight, self.first, self.levels, self.pieces = weight, first, levels, pieces
-        self.number_start = start.astype(weight.dtype)
-        self.number_slopes = mx.repeat(((end - start) / pieces)[None].astype(weight.dtype), pieces, axis=0)
+        self.weight, self.first, self.levels, self.pieces, self.groups = weight, first, levels, pieces, groups
+        self.number_start = mx.repeat(start[None].astype(weight.dtype), groups, axis=0)
+        self.number_slopes = mx.repeat(((end - start) / pieces)[None, None].astype(weight.dtype), groups * pieces, axis=0).reshape(groups, pieces, -1)
 
     def number_table(self) -> mx.array:
-        "(levels, hidden): the number tokens' embeddings, the line evaluated at each level's rank."
-        return self.number_start + piecewise_linear_codes(self.levels, self.pieces).astype(self.weight.dtype) @ self.number_slopes
+        "(groups x levels, hidden): the number tokens' embeddings, each set's line evaluated at each level's rank."
+        codes = piecewise_linear_codes(self.levels, self.pieces).astype(self.weight.dtype)
+        return (self.number_start[:, None] + codes @ self.number_slopes).reshape(self.groups * self.levels, -1)
 
     def __call__(self, ids:mx.array) -> mx.array:
-        local = ids - self.first
-        inside = (local >= 0) & (local < self.levels)
-        numbers = self.number_table()[mx.clip(local, 0, self.levels - 1)]
+        local, count = ids - self.first, self.groups * self.levels
+        inside = (local >= 0) & (local < count)
+        numbers = self.number_table()[mx.clip(local, 0, count - 1)]
         return mx.where(inside[..., None], numbers, self.weight[ids])
 
     def merged(self) -> nn.Embedding:
         "A plain embedding with the number rows written in: what a checkpoint saves, so predict, serve and export need nothing new."
         plain = nn.Embedding(1, self.weight.shape[1])
-        plain.weight = mx.concatenate([self.weight[:self.first], self.number_table(), self.weight[self.first + self.levels:]])
+        plain.weight = mx.concatenate([self.weight[:self.first], self.number_table(), self.weight[self.first + self.groups * self.levels:]])
         return plain
 
     def as_linear(self, x:mx.array) -> mx.array:
@@ -680,7 +682,7 @@ def number_line_parameters(
     model:nn.Module, # any model
 ) -> dict[str, mx.array]:
     "The parameters of the model's `NumberEmbedding` lines under their paths (empty when it has none): what a checkpoint keeps to resume."
-    return {f"{name}.{k}": m[k] for name, m in model.named_modules() if isinstance(m, NumberEmbedding) for k in ("number_start", "number_slopes")}
+    return {(f"{name}." if name else "") + k: m[k] for name, m in model.named_modules() if isinstance(m, NumberEmbedding) for k in ("number_start", "number_slopes")}
 
 # %% ../nbs/02_layers.ipynb #d3b03a86
 def pool(hidden:mx.array, # (batch, length, hidden)

@@ -43,7 +43,7 @@ class RunConfig:
     model: str = opt("sentence-transformers/all-MiniLM-L6-v2", "folder, offline name or hub id")
     template: str|None = opt(None, "key-value, sentence, titanic, a \"{column}\" string or a file")
     missing: str|None = opt("unknown", "how missing values are written (None: omitted)")
-    numbers: str = opt("bins", "how the key-value template writes measured numbers: bins (default: a relative-magnitude token per value, its quantile bin among the fold's training rows, a learnt embedding), digits, both (the token, then the digits), or embed (the value's percentile token, embedded by a learnt piecewise-linear line of its rank, as in Gorishniy et al.)")
+    numbers: str = opt("bins", "how the key-value template writes measured numbers: bins (default: a relative-magnitude token per value, its quantile bin among the fold's training rows, a learnt embedding), digits, both (the token, then the digits), embed (the value's percentile token, embedded by its column's learnt piecewise-linear line of the rank, as in Gorishniy et al.), or embed-shared (one line for all columns)")
     number_bins: int = opt(16, "quantile bins (magnitude tokens) when numbers is bins or both; the pieces of the learnt line when embed")
     data_dictionary: str|None = opt(None, "a file describing the columns (Kaggle's data_description.txt layout, or YAML/JSON column -> {description, values}): the key-value template writes coded values as their meanings")
     max_length: int|None = opt(None, "tokens per row (longer rows are truncated, with a warning); none (default): 128, or the longest training row's length when longer, up to 512 (and the model's limit), so wide tables keep every column")
@@ -128,7 +128,7 @@ def _problems(c) -> list[str]:
              one_of("schedule", ("cosine", "linear", "constant")), one_of("dtype", ("float32", "bfloat16")),
              one_of("lora", LORA_PRESETS, optional=True), one_of("final_model", ("best", "last")),
              one_of("distribute", ("data", "folds")), one_of("blend", ("auto", "all", "gbdt", "linear"), optional=True),
-             one_of("numbers", ("digits", "bins", "both", "embed")), within("number_bins", 2, 100, closed_high=True), at_least("min_updates", 0),
+             one_of("numbers", ("digits", "bins", "both", "embed", "embed-shared")), within("number_bins", 2, 100, closed_high=True), at_least("min_updates", 0),
              at_least("max_length", 8, optional=True), at_least("epochs", 1), at_least("batch_size", 1), at_least("eval_batch_size", 1),
              at_least("grad_accum", 1), at_least("freeze_layers", 0), at_least("keep_last", 0), at_least("ensemble", 1),
              at_least("patience", 1, optional=True), at_least("limit_rows", 2, optional=True),

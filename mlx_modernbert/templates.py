@@ -113,23 +113,27 @@ def rank_words(
     if below >= RANK_WORDS[2][0]: return RANK_WORDS[2][1]
     return ""
 
-NUMBER_STYLES = ("digits", "bins", "both", "embed")   # how the key-value template writes a measured number (see `magnitude_token`)
+NUMBER_STYLES = ("digits", "bins", "both", "embed", "embed-shared")   # how the key-value template writes a measured number (see `magnitude_token`)
 NUMBER_LEVELS = 100   # `embed`: a number is its percentile token, whose embedding is a learnt line (`layers.NumberEmbedding`)
 
 def magnitude_tokens(
     bins:int, # how many magnitude tokens
+    columns:int|None=None, # a set of tokens for each of this many columns (`embed`), in column order; None: one shared set
 ) -> list[str]:
-    "The shared relative-magnitude tokens `[NUM0]`..`[NUM{bins-1}]` that a tokenizer gains when numbers are written as bins."
-    return [f"[NUM{k}]" for k in range(bins)]
+    "The relative-magnitude tokens a tokenizer gains when numbers are written as bins: shared `[NUM0]`..`[NUM{bins-1}]`, or `[NUM{j}_{k}]` for column j."
+    if columns is None: return [f"[NUM{k}]" for k in range(bins)]
+    return [f"[NUM{j}_{k}]" for j in range(columns) for k in range(bins)]
 
 def magnitude_token(
     x:float, # a number
     grid:list[float], # its column's percentiles among the training rows (`percentile_grid`)
     bins:int, # how many equal-count bins the training values are cut into
+    column:int|None=None, # the column's place among the numeric columns when each has its own tokens (`embed`)
 ) -> str:
     "The token of the quantile bin `x` falls in among the training values (`[NUM0]` lowest), as in TP-BERTa's relative-magnitude tokens."
     rank = (np.searchsorted(grid, x, side="left") + np.searchsorted(grid, x, side="right")) / 200   # mid-rank in [0, 1.01]
-    return f"[NUM{min(bins - 1, int(rank * bins))}]"
+    k = min(bins - 1, int(rank * bins))
+    return f"[NUM{k}]" if column is None else f"[NUM{column}_{k}]"
 
 
 # %% ../nbs/11_templates.ipynb #56cd366b
@@ -182,14 +186,16 @@ class KeyValueTemplate(Template):
     max_chars: int|None = None  # most characters per value; longer values are cut (see `shorten`)
     percentiles: dict|None = None  # numeric column -> its training values' 0th..100th percentiles (see `rank_words`)
     meanings: dict|None = None  # column -> {code as written: its meaning} from a data dictionary (`read_data_dictionary`)
-    numbers: str = "digits"  # a measured number as digits, as its magnitude token (`bins`, `embed`), or the token then the digits (`both`)
+    numbers: str = "digits"  # a measured number as digits, as its magnitude token (`bins`, `embed`, `embed-shared`), or the token then the digits (`both`)
     bins: int = 0  # magnitude tokens when `numbers` is not digits (`magnitude_token`; `NUMBER_LEVELS` for `embed`)
+    number_columns: list|None = None  # `embed`: the numeric columns, each with its own tokens (and learnt line), in token order
     ranks: bool = True  # digits are followed by their rank words (`rank_words`)
 
     @property
     def added_tokens(self) -> list[str]:
         "Tokens this template writes that a pretrained tokenizer lacks (the magnitude tokens), in id order."
-        return magnitude_tokens(self.bins) if self.numbers != "digits" and self.percentiles else []
+        if self.numbers == "digits" or not self.percentiles: return []
+        return magnitude_tokens(self.bins, len(self.number_columns) if self.number_columns else None)
 
     def fit_outcomes(
         self,
@@ -228,7 +234,7 @@ class KeyValueTemplate(Template):
         try: x = float(v)
         except (TypeError, ValueError): return text   # a word where a number belongs is written as it is
         if self.numbers != "digits":
-            token = magnitude_token(x, grid, self.bins)
+            token = magnitude_token(x, grid, self.bins, self.number_columns.index(column) if self.number_columns else None)
             return f"{token} {text}" if self.numbers == "both" else token
         if self.ranks and (where := rank_words(x, grid)): text += f" ({where})"
         return text
@@ -243,7 +249,7 @@ class KeyValueTemplate(Template):
         max_chars:int|None=32, # most characters per value
         ranks:bool=True, # place numbers among the training rows' values (`rank_words`)
         meanings:dict|None=None, # column -> {code: meaning} (a data dictionary's `values`)
-        numbers:str="digits", # digits, bins (a magnitude token instead), both (the token, then the digits) or embed (a percentile token); see `magnitude_token`
+        numbers:str="digits", # digits, bins (a magnitude token instead), both (the token, then the digits), embed (the column's percentile token) or embed-shared (one set for all columns)
         bins:int=16, # magnitude tokens when `numbers` is bins or both (embed writes `NUMBER_LEVELS`; its line has this many pieces)
     ) -> KeyValueTemplate:
         "A key-value template fitted on the training rows: numbers in context and, for wide tables, usual values left out and long values cut."
@@ -258,9 +264,10 @@ class KeyValueTemplate(Template):
         if numbers != "digits" and not 2 <= bins <= 100: raise DataError(f"number_bins={bins}: use 2 to 100 (bins come from percentiles)")
         tokens = numbers != "digits"
         grids = {c: percentile_grid(frame[c]) for c in columns if (ranks or tokens) and c not in (meanings or {})}
-        return cls(list(columns), missing, usual=usual or None, max_chars=max_chars,
-                   percentiles={c: g for c, g in grids.items() if g} or None, meanings=meanings,
-                   numbers=numbers, bins=(NUMBER_LEVELS if numbers == "embed" else bins) if tokens else 0, ranks=ranks and not tokens)
+        grids = {c: g for c, g in grids.items() if g} or None
+        return cls(list(columns), missing, usual=usual or None, max_chars=max_chars, percentiles=grids, meanings=meanings,
+                   numbers=numbers, bins=(NUMBER_LEVELS if numbers.startswith("embed") else bins) if tokens else 0, ranks=ranks and not tokens,
+                   number_columns=list(grids) if numbers == "embed" and grids else None)
 
 @dataclass
 class SentenceTemplate(Template):

@@ -33,19 +33,22 @@ def checkpoint(run, k): return run / f"fold-{k}" / "checkpoints" / "final"
 def test_each_checkpoint_carries_its_tokens_and_its_folds_bins(binned_run):
     from mlx_modernbert.blend import run_splits
     from mlx_modernbert.checkpoint import NUMBER_LINES_FILE
-    from mlx_modernbert.templates import percentile_grid, NUMBER_LEVELS
+    from mlx_modernbert.templates import percentile_grid, magnitude_tokens, NUMBER_LEVELS
     run, prep = binned_run
     assert "epochs of" in (run / "run.log").read_text()                          # min_updates raised the epochs and said so
     frame = prep.ds.frame
     numbers = prep.cfg.numbers
-    tokens = NUMBER_LEVELS if numbers == "embed" else BINS                     # embed: percentile tokens, read on a line of BINS pieces
+    columns = prep.template.number_columns                                      # embed: each numeric column its percentile tokens (on a line of BINS pieces)
+    assert (columns is not None) == (numbers == "embed") and (columns is None or len(columns) >= 4)
+    tokens = NUMBER_LEVELS * len(columns) if columns else BINS
     for k, split in enumerate(run_splits(run, "multiclass")):
         ck = checkpoint(run, k)
         vocab = {t["content"]: t["id"] for t in json.loads((ck / "tokenizer.json").read_text())["added_tokens"]}
-        assert [vocab[f"[NUM{b}]"] for b in range(tokens)] == list(range(30522, 30522 + tokens))
+        names = magnitude_tokens(NUMBER_LEVELS, len(columns)) if columns else magnitude_tokens(BINS)
+        assert [vocab[t] for t in names] == list(range(30522, 30522 + tokens))
         assert json.loads((ck / "config.json").read_text())["vocab_size"] == 30522 + tokens
         template = json.loads((ck / "extra.json").read_text())["template"]
-        assert (template["numbers"], template["bins"]) == (numbers, tokens)
+        assert (template["numbers"], template["bins"], template["number_columns"]) == (numbers, NUMBER_LEVELS if columns else BINS, columns)
         assert (ck / NUMBER_LINES_FILE).exists() == (numbers == "embed")         # the line's parameters, beside the merged matrix
         train_rows = frame.drop(index=split["rows"])
         for column, grid in template["percentiles"].items():
