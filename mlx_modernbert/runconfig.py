@@ -43,7 +43,7 @@ class RunConfig:
     model: str = opt("sentence-transformers/all-MiniLM-L6-v2", "folder, offline name or hub id")
     template: str|None = opt(None, "key-value, sentence, titanic, a \"{column}\" string or a file")
     missing: str|None = opt("unknown", "how missing values are written (None: omitted)")
-    numbers: str = opt("bins", "how the key-value template writes measured numbers: bins (default: a relative-magnitude token per value, its quantile bin among the fold's training rows, a learnt embedding), digits, both (the token, then the digits), embed (the value's percentile token, embedded by its column's learnt piecewise-linear line of the rank, as in Gorishniy et al.), or embed-shared (one line for all columns)")
+    numbers: str = opt("embed", "how the key-value template writes measured numbers: embed (default: the value's percentile token in its column, embedded by the column's learnt piecewise-linear line of the rank, as in Gorishniy et al.), embed-shared (one line for all columns), bins (a relative-magnitude token per value, its quantile bin among the fold's training rows, a learnt embedding), digits, or both (the token, then the digits)")
     number_bins: int = opt(16, "quantile bins (magnitude tokens) when numbers is bins or both; the pieces of the learnt line when embed")
     data_dictionary: str|None = opt(None, "a file describing the columns (Kaggle's data_description.txt layout, or YAML/JSON column -> {description, values}): the key-value template writes coded values as their meanings")
     max_length: int|None = opt(None, "tokens per row (longer rows are truncated, with a warning); none (default): 128, or the longest training row's length when longer, up to 512 (and the model's limit), so wide tables keep every column")
@@ -200,8 +200,8 @@ PRESETS = {
     "titanic_lora": dict(dataset="titanic", template="titanic", lora="r8", lr=1e-3, epochs=5),
     "no_compile": dict(compile=False),
     "competition_best_only": dict(best_only=True, keep_last=0, folds=5, final_model="best"),
-    # numeric tables: measured numbers as relative-magnitude tokens and at least 150 updates a model (bench/accuracy.md, ablation)
-    "numeric": dict(numbers="bins", min_updates=150),
+    # numeric tables: measured numbers as percentile tokens on each column's learnt line and at least 150 updates a model (bench/accuracy.md, ablation)
+    "numeric": dict(numbers="embed", min_updates=150),
     "test": dict(epochs=1, max_length=48, batch_size=16, limit_rows=96, mlflow=False, folds=0, compile=True),
 }
 
