@@ -674,7 +674,9 @@ class NumberEmbedding(nn.Embedding):
         plain.weight = mx.concatenate([self.weight[:self.first], self.number_table(), self.weight[self.first + self.groups * self.levels:]])
         return plain
 
-    def as_linear(self, x:mx.array) -> mx.array:
+    def as_linear(self,
+                  x:mx.array, # (..., hidden) states to score against every token
+                 ) -> mx.array:
         "Tied output projection (masked-LM heads) through the merged matrix."
         return x @ self.merged().weight.T
 
