@@ -91,7 +91,9 @@ def main():
         def probs(sub): return sub[[f"prob_{c}" for c in enc.classes]].to_numpy() if ds.task != "regression" else enc.encode(sub[target]).reshape(-1, 1)
         held_scores = {"text": task_score(metric, ds.task, y_held, probs(text), enc.decode),
                        "default run": task_score(metric, ds.task, y_held, probs(blended), enc.decode)}
-        held_scores.update(baselines(ds.task, metric, ds.frame, held, ds.features, prep.y, y_held, enc.decode))
+        from mlx_modernbert.datasets import LabelEncoding
+        raw = LabelEncoding.fit(ds.frame[target], ds.task) if enc.log_target else enc   # the baselines fit the target as it is (default scikit-learn)
+        held_scores.update(baselines(ds.task, metric, ds.frame, held, ds.features, raw.encode(ds.frame[target]), raw.encode(held[target]), raw.decode))
         row = dict(table=name, settings=dict(kv.split("=", 1) for kv in a.set), rows=len(df), task=ds.task, metric=metric, template=prep.template.name, held_out=held_scores,
                    validation=summary.get("blend") or {"text": summary.get("oof_score") or summary["scores"][0]}, seconds=round(seconds))
         results.append(row); print(json.dumps(row), flush=True)

@@ -14,10 +14,10 @@ import pandas as pd
 from .errors import DataError
 
 # %% auto #0
-__all__ = ['log', 'TASKS', 'CLASS_TASKS', 'DATA_DIR', 'DATASETS', 'SMALL_TABLE_ROWS', 'DEFAULT_FOLDS', 'read_table',
-           'atomic_write', 'atomic_write_text', 'atomic_to_csv', 'check_output_path', 'feature_kinds',
-           'coerce_features', 'detect_task', 'LabelEncoding', 'TabularDataset', 'load_test', 'train_val_split',
-           'kfold_indices', 'DatasetSpec', 'dataset_spec', 'load_dataset', 'default_folds']
+__all__ = ['log', 'TASKS', 'CLASS_TASKS', 'SKEWED_TARGET', 'DATA_DIR', 'DATASETS', 'SMALL_TABLE_ROWS', 'DEFAULT_FOLDS',
+           'read_table', 'atomic_write', 'atomic_write_text', 'atomic_to_csv', 'check_output_path', 'feature_kinds',
+           'coerce_features', 'detect_task', 'LabelEncoding', 'log_target_wanted', 'TabularDataset', 'load_test',
+           'train_val_split', 'kfold_indices', 'DatasetSpec', 'dataset_spec', 'load_dataset', 'default_folds']
 
 # %% ../nbs/10_datasets.ipynb #0ab23ee3
 log = logging.getLogger("mlx_modernbert")
@@ -211,6 +211,16 @@ class LabelEncoding:
     @classmethod
     def from_dict(cls, d:dict) -> LabelEncoding: return cls(**d)
 
+# %% ../nbs/10_datasets.ipynb #b93ce14c
+SKEWED_TARGET = 1.0   # sample skewness above which a non-negative regression target is fitted as log1p, by default
+
+def log_target_wanted(
+    y:pd.Series|pd.DataFrame, # the regression target(s), original values
+) -> bool:
+    "Whether every target is non-negative and right-skewed (skewness above `SKEWED_TARGET`): fit log1p of it."
+    frame = y.to_frame() if isinstance(y, pd.Series) else y
+    return all(bool((frame[c] >= 0).all()) and frame[c].skew() > SKEWED_TARGET for c in frame.columns)
+
 # %% ../nbs/10_datasets.ipynb #106d5e6d
 @dataclass
 class TabularDataset:
@@ -240,7 +250,7 @@ class TabularDataset:
              target:str|list[str], # target column(s)
              id_column:str|None=None, # identifier column, excluded from features
              task:str|None=None, # override the detected task
-             log_target:bool=False, # regression: fit log1p(target) (for RMSE-of-log metrics)
+             log_target:bool|None=False, # regression: fit log1p(target); None: when the target is right-skewed (`log_target_wanted`)
              name:str|None=None, # what to call the data in messages (default: the path)
             ) -> TabularDataset:
         "Read and validate a training table."
@@ -270,6 +280,10 @@ class TabularDataset:
                             "but the task is binary; fix the values or pass --task multiclass")
         if task == "regression" and (text := [t for t in targets if not pd.api.types.is_numeric_dtype(df[t])]):
             raise DataError(f"{name}: target {text[0]!r} is not numeric, so it cannot be regressed; pass task='multiclass'")
+        if log_target is None:
+            log_target = task == "regression" and log_target_wanted(y)
+            if log_target: log.info("%s: target %s is right-skewed (skewness %s): the model fits log1p of it (--no-log-target keeps the values as they are)",
+                                    name, ", ".join(targets), ", ".join(f"{s:.2f}" for s in np.atleast_1d(y.skew())))
         if not [c for c in df.columns if c not in targets and c != id_column]:
             raise DataError(f"{name}: no feature columns left besides the target and id")
         return cls(df, targets, id_column, task, LabelEncoding.fit(y, task, log_target), name)

@@ -60,8 +60,9 @@ class Prepared:
         if "," in target and target not in frame.columns: target = [t.strip() for t in target.split(",")]   # several targets: a,b,c
         if cfg.limit_rows and cfg.limit_rows < len(frame):   # a seeded sample (not the head: files are often sorted by target)
             frame = frame.sample(cfg.limit_rows, random_state=cfg.seed).sort_index().reset_index(drop=True)
-        self.ds = TabularDataset.load(frame, target, id_column, cfg.task or (own.task if own else None),
-                                      bool(own and own.log_target), name=str(train))
+        log_target = cfg.log_target if cfg.log_target is not None else (own.log_target if own else (True if cfg.metric == "rmse_log" else None))
+        self.ds = TabularDataset.load(frame, target, id_column, cfg.task or (own.task if own else None), log_target, name=str(train))
+        cfg = replace(cfg, log_target=self.ds.encoding.log_target)   # as decided (config.yaml records it for predict and --resume)
         self.val_rows = self._append_validation(cfg.val) if cfg.val else None
         self.test_path = cfg.test or (own.test if own else None)   # bundled test file by default
         self.test = load_test(self.test_path, self.ds) if self.test_path else None

@@ -40,6 +40,7 @@ class RunConfig:
     id_column: str|None = opt(None, "id column (default: the dataset's)")
     task: str|None = opt(None, "override the detected task")
     metric: str|None = opt(None, "override the task's default metric")
+    log_target: bool|None = opt(None, "regression: fit log1p of the target (predictions come back in its units); none (default): the registered dataset's choice, else yes when the metric is rmse_log or the target is never negative and right-skewed (skewness above 1), as prices are")
     model: str = opt("sentence-transformers/all-MiniLM-L6-v2", "folder, offline name or hub id")
     template: str|None = opt(None, "key-value, sentence, titanic, a \"{column}\" string or a file")
     missing: str|None = opt("unknown", "how missing values are written (None: omitted)")
@@ -262,7 +263,7 @@ def write_run_config(
     Path(path).write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
 
 # %% ../nbs/30_runconfig.ipynb #240a9193
-RUN_KEYS_ADDED = {"numbers": "digits", "min_updates": 0, "head_lr": 1.0}   # settings newer than some run folders: the values those runs trained with
+RUN_KEYS_ADDED = {"numbers": "digits", "min_updates": 0, "head_lr": 1.0, "log_target": False}   # settings newer than some run folders: the values those runs trained with
 
 def saved_run_config(
     run_dir:str|Path, # a run folder (its `config.yaml`)
@@ -270,6 +271,7 @@ def saved_run_config(
     "The configuration a run folder records; settings added since it was written take the values it ran with (`RUN_KEYS_ADDED`)."
     path = Path(run_dir) / "config.yaml"
     values = {k: coerce(k, v, str(path)) for k, v in read_config_file(path).items()}
+    if "log_target" not in values and not values.get("target"): values["log_target"] = None   # a registered dataset's own target: its own choice
     return RunConfig(**{**RUN_KEYS_ADDED, **values})
 
 # %% ../nbs/30_runconfig.ipynb #d5d8031b
