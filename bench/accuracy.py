@@ -56,6 +56,7 @@ def main():
     from mlx_modernbert.predict import predict_run
     from mlx_modernbert.prepare import Prepared
     from mlx_modernbert.metrics import task_score
+    from mlx_modernbert.datasets import LabelEncoding
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     results = []
     for name in a.datasets.split(","):
@@ -91,7 +92,6 @@ def main():
         def probs(sub): return sub[[f"prob_{c}" for c in enc.classes]].to_numpy() if ds.task != "regression" else enc.encode(sub[target]).reshape(-1, 1)
         held_scores = {"text": task_score(metric, ds.task, y_held, probs(text), enc.decode),
                        "default run": task_score(metric, ds.task, y_held, probs(blended), enc.decode)}
-        from mlx_modernbert.datasets import LabelEncoding
         raw = LabelEncoding.fit(ds.frame[target], ds.task) if enc.log_target else enc   # the baselines fit the target as it is (default scikit-learn)
         held_scores.update(baselines(ds.task, metric, ds.frame, held, ds.features, raw.encode(ds.frame[target]), raw.encode(held[target]), raw.decode))
         row = dict(table=name, settings=dict(kv.split("=", 1) for kv in a.set), rows=len(df), task=ds.task, metric=metric, template=prep.template.name, held_out=held_scores,
