@@ -20,7 +20,7 @@ from .quantize import dequantize_model
 from .trainer import Learner, EarlyStoppingCallback, NaNGuardCallback
 from .checkpoint import CheckpointCallback, save_checkpoint, load_checkpoint, load_model_weights, finish_checkpoints
 from .tracking import MetricsLogger, MLflowCallback
-from .runconfig import RunConfig
+from .runconfig import RunConfig, DEFAULT_MIN_UPDATES
 from .prepare import Prepared
 from .outputs import save_heldout
 
@@ -147,9 +147,10 @@ def epochs_for_updates(
 ) -> int:
     "The epochs that give at least `min_updates` optimizer updates (never fewer than `epochs`); small tables train longer."
     per_epoch = max(1, -(-batches // cfg.grad_accum))
-    epochs = max(cfg.epochs, -(-cfg.min_updates // per_epoch))
+    least = DEFAULT_MIN_UPDATES if cfg.min_updates is None else cfg.min_updates   # none: a config no table has fitted yet (`Prepared` fits it)
+    epochs = max(cfg.epochs, -(-least // per_epoch))
     if epochs > cfg.epochs: log.info("%s: %d epochs of %d updates (min_updates=%d; epochs=%d gives %d)", name, epochs, per_epoch,
-                                     cfg.min_updates, cfg.epochs, cfg.epochs * per_epoch)
+                                     least, cfg.epochs, cfg.epochs * per_epoch)
     return epochs
 
 def _saved_step(folder:Path) -> int|None:

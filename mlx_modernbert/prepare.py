@@ -19,10 +19,10 @@ from .hub import resolve_model_dir
 from .heads import head_width
 from .metrics import DEFAULT_METRIC
 from .distributed import process_rank
-from .runconfig import RunConfig
+from .runconfig import RunConfig, DEFAULT_MIN_UPDATES, UPDATES_PER_NUMBER_COLUMN, MOST_DEFAULT_UPDATES
 
 # %% auto #0
-__all__ = ['DEFAULT_MAX_LENGTH', 'LONGEST_MAX_LENGTH', 'log', 'fitted_max_length', 'Prepared']
+__all__ = ['DEFAULT_MAX_LENGTH', 'LONGEST_MAX_LENGTH', 'log', 'fitted_max_length', 'fitted_min_updates', 'Prepared']
 
 # %% ../nbs/31_prepare.ipynb #9e4d0a1f
 DEFAULT_MAX_LENGTH, LONGEST_MAX_LENGTH = 128, 512   # tokens per row when max_length is unset: at least, at most
@@ -39,6 +39,14 @@ def fitted_max_length(
     if model_dir is not None and (config := Path(model_dir) / "config.json").is_file():
         limit = min(limit, json.loads(config.read_text()).get("max_position_embeddings") or limit)
     return min(limit, max(DEFAULT_MAX_LENGTH, -(-longest // 8) * 8))
+
+# %% ../nbs/31_prepare.ipynb #c9dbdb9f
+def fitted_min_updates(
+    template, # the run's fitted template (its `number_columns`: the columns with a learnt number line)
+) -> int:
+    "The default training budget: `UPDATES_PER_NUMBER_COLUMN` for each column with its own number line, within `DEFAULT_MIN_UPDATES` and `MOST_DEFAULT_UPDATES`."
+    columns = len(getattr(template, "number_columns", None) or ())
+    return min(MOST_DEFAULT_UPDATES, max(DEFAULT_MIN_UPDATES, UPDATES_PER_NUMBER_COLUMN * columns))
 
 # %% ../nbs/31_prepare.ipynb #2e3f9357
 log = logging.getLogger("mlx_modernbert")
@@ -77,6 +85,11 @@ class Prepared:
             digest = hashlib.sha256(f"{self.model_dir.resolve()}:{self.added_tokens}".encode()).hexdigest()[:16]
             self.tokenizer_dir = extend_tokenizer(self.model_dir, self.added_tokens, Path(cfg.output) / ".cache" / f"tokenizer-{digest}")
         self.tokenizer = TextTokenizer.from_folder(self.tokenizer_dir)
+        if cfg.min_updates is None:   # fitted to the table (`fitted_min_updates`); config.yaml records it for --resume
+            cfg = replace(cfg, min_updates=fitted_min_updates(self.template))
+            if cfg.min_updates > DEFAULT_MIN_UPDATES:
+                log.info("min_updates: %d optimizer updates a model, for %d measured columns each learning its number line (--min-updates N chooses)",
+                         cfg.min_updates, len(self.template.number_columns))
         texts = self.template.render(self.ds.frame)
         if cfg.max_length is None:   # fitted to the table (`fitted_max_length`); config.yaml records it for predict and --resume
             cfg = replace(cfg, max_length=fitted_max_length(texts, self.tokenizer, self.model_dir))

@@ -13,9 +13,10 @@ import yaml
 from .errors import RunConfigError
 
 # %% auto #0
-__all__ = ['DEFAULT_EPOCHS', 'DEFAULT_MIN_UPDATES', 'TRAIN_FIELDS', 'TrainConfig', 'PRESETS', 'ENV_PREFIX', 'BACKEND_ENV',
-           'RUN_KEYS_ADDED', 'opt', 'RunConfig', 'field_types', 'check_fields', 'base_types', 'coerce', 'check_keys',
-           'read_config_file', 'resolve_config', 'write_run_config', 'saved_run_config', 'commented_config']
+__all__ = ['DEFAULT_EPOCHS', 'DEFAULT_MIN_UPDATES', 'UPDATES_PER_NUMBER_COLUMN', 'MOST_DEFAULT_UPDATES', 'TRAIN_FIELDS',
+           'TrainConfig', 'PRESETS', 'ENV_PREFIX', 'BACKEND_ENV', 'RUN_KEYS_ADDED', 'opt', 'RunConfig', 'field_types',
+           'check_fields', 'base_types', 'coerce', 'check_keys', 'read_config_file', 'resolve_config',
+           'write_run_config', 'saved_run_config', 'commented_config']
 
 # %% ../nbs/30_runconfig.ipynb #d7b0cc4a
 def opt(
@@ -27,7 +28,9 @@ def opt(
     return field(default=default, metadata={"help": help, "flag": flag})
 
 DEFAULT_EPOCHS = 4          # passes over the training rows
-DEFAULT_MIN_UPDATES = 150   # optimizer updates a model gets at least, by default (bench/accuracy.md: iris 24 -> 150 updates, text alone 0.77 -> 0.93)
+DEFAULT_MIN_UPDATES = 150   # the fewest optimizer updates a model gets by default (bench/accuracy.md: iris 24 -> 150 updates, text alone 0.77 -> 0.93)
+UPDATES_PER_NUMBER_COLUMN = 30   # the default budget grows with the measured columns, each learning its own number line (`numbers: embed`)...
+MOST_DEFAULT_UPDATES = 660       # ...up to this (bench/accuracy.md: House Prices and breast cancer gain from 660, not from 150)
 
 @dataclass
 class RunConfig:
@@ -49,7 +52,7 @@ class RunConfig:
     data_dictionary: str|None = opt(None, "a file describing the columns (Kaggle's data_description.txt layout, or YAML/JSON column -> {description, values}): the key-value template writes coded values as their meanings")
     max_length: int|None = opt(None, "tokens per row (longer rows are truncated, with a warning); none (default): 128, or the longest training row's length when longer, up to 512 (and the model's limit), so wide tables keep every column")
     epochs: int = opt(DEFAULT_EPOCHS, "passes over the training data")
-    min_updates: int|None = opt(None, "at least this many optimizer updates per model, so small tables train longer; none (default): 150 unless epochs is set (by a preset, file, environment or flag), then 0; 0: epochs as given")
+    min_updates: int|None = opt(None, "at least this many optimizer updates per model, so small and wide tables train long enough; none (default): fitted to the table, 30 for each measured column on its own number line (numbers: embed), at least 150 and at most 660, unless epochs is set (by a preset, file, environment or flag), then 0; 0: epochs as given")
     batch_size: int = opt(16, "rows per micro-batch")
     eval_batch_size: int = opt(64, "rows per batch when predicting")
     grad_accum: int = opt(1, "micro-batches per optimizer update")
@@ -89,8 +92,8 @@ class RunConfig:
         if self.dataset == "none": self.dataset = None   # `--target` alone: no registry defaults
         if self.lora == "none": self.lora = None         # `--no-lora` over a preset's LoRA
         if self.blend == "none": self.blend = None       # `--blend none`: the text model alone
-        if self.min_updates is None:                      # the default budget; epochs chosen by hand are kept as given
-            self.min_updates = DEFAULT_MIN_UPDATES if self.epochs == DEFAULT_EPOCHS else 0
+        if self.min_updates is None and self.epochs != DEFAULT_EPOCHS: self.min_updates = 0   # epochs chosen by hand are kept as given
+        # otherwise none: the budget is fitted to the table once its template is known (`prepare.fitted_min_updates`)
         check_fields(self)
 
     def train_config(self):
@@ -129,7 +132,7 @@ def _problems(c) -> list[str]:
              one_of("schedule", ("cosine", "linear", "constant")), one_of("dtype", ("float32", "bfloat16")),
              one_of("lora", LORA_PRESETS, optional=True), one_of("final_model", ("best", "last")),
              one_of("distribute", ("data", "folds")), one_of("blend", ("auto", "all", "gbdt", "linear"), optional=True),
-             one_of("numbers", ("digits", "bins", "both", "embed", "embed-shared")), within("number_bins", 2, 100, closed_high=True), at_least("min_updates", 0),
+             one_of("numbers", ("digits", "bins", "both", "embed", "embed-shared")), within("number_bins", 2, 100, closed_high=True), at_least("min_updates", 0, optional=True),
              at_least("max_length", 8, optional=True), at_least("epochs", 1), at_least("batch_size", 1), at_least("eval_batch_size", 1),
              at_least("grad_accum", 1), at_least("freeze_layers", 0), at_least("keep_last", 0), at_least("ensemble", 1),
              at_least("patience", 1, optional=True), at_least("limit_rows", 2, optional=True),
@@ -201,8 +204,8 @@ PRESETS = {
     "titanic_lora": dict(dataset="titanic", template="titanic", lora="r8", lr=1e-3, epochs=5),
     "no_compile": dict(compile=False),
     "competition_best_only": dict(best_only=True, keep_last=0, folds=5, final_model="best"),
-    # numeric tables: measured numbers as percentile tokens on each column's learnt line and at least 150 updates a model (bench/accuracy.md, ablation)
-    "numeric": dict(numbers="embed", min_updates=150),
+    # numeric tables: measured numbers as percentile tokens on each column's learnt line (bench/accuracy.md, ablation; also the default)
+    "numeric": dict(numbers="embed"),
     "test": dict(epochs=1, max_length=48, batch_size=16, limit_rows=96, mlflow=False, folds=0, compile=True),
 }
 
