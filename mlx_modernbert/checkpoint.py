@@ -106,10 +106,8 @@ def save_checkpoint(
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        learn.model.save_pretrained(tmp, tokenizer_dir=tokenizer_dir)
-        lines = number_line_parameters(learn.model)
-        if has_lora(learn.model) or lines:   # plain merged weights for `predict` and `transformers`; adapters and lines to resume from
-            save_safetensors(merged_weights(learn.model), tmp / "model.safetensors")
+        lines = number_line_parameters(learn.model)   # plain merged weights for `predict` and `transformers`; adapters and lines to resume from
+        learn.model.save_pretrained(tmp, tokenizer_dir=tokenizer_dir, weights=merged_weights(learn.model) if has_lora(learn.model) or lines else None)
         if has_lora(learn.model): save_adapters(learn.model, tmp / "adapters.safetensors")
         if lines: save_safetensors(lines, tmp / NUMBER_LINES_FILE)
         if optimizer: save_safetensors(dict(tree_flatten(learn.opt.state)), tmp / "optimizer.safetensors")

@@ -252,10 +252,11 @@ class PretrainedMixin:
 
     def save_pretrained(self, folder:str|Path, # destination (created if needed)
                         tokenizer_dir:str|Path|None=None, # copy tokenizer files from here (default: the source folder)
+                        weights:dict|None=None, # the tensors to write (default: the model's parameters; a checkpoint passes merged LoRA or number-line weights)
                        ) -> Path:
         "Write `config.json`, `model.safetensors` and tokenizer files that `transformers` loads."
         folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-        save_safetensors(dict(tree_flatten(self.parameters())), folder / "model.safetensors")
+        save_safetensors(weights if weights is not None else dict(tree_flatten(self.parameters())), folder / "model.safetensors")
         quantized = {"quantization": self.quantization} if self.quantization else {}
         write_config(self.config, folder, architectures=[self.hf_architecture], **quantized)
         source = Path(tokenizer_dir) if tokenizer_dir else self.source_dir
