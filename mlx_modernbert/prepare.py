@@ -19,7 +19,7 @@ from .hub import resolve_model_dir
 from .heads import head_width
 from .metrics import DEFAULT_METRIC
 from .distributed import process_rank
-from .runconfig import RunConfig, DEFAULT_MIN_UPDATES, UPDATES_PER_NUMBER_COLUMN, MOST_DEFAULT_UPDATES
+from .runconfig import RunConfig, DEFAULT_MIN_UPDATES, WIDE_TABLE_COLUMNS, WIDE_TABLE_UPDATES
 
 # %% auto #0
 __all__ = ['DEFAULT_MAX_LENGTH', 'LONGEST_MAX_LENGTH', 'log', 'fitted_max_length', 'fitted_min_updates', 'Prepared']
@@ -44,9 +44,9 @@ def fitted_max_length(
 def fitted_min_updates(
     template, # the run's fitted template (its `number_columns`: the columns with a learnt number line)
 ) -> int:
-    "The default training budget: `UPDATES_PER_NUMBER_COLUMN` for each column with its own number line, within `DEFAULT_MIN_UPDATES` and `MOST_DEFAULT_UPDATES`."
+    "The default training budget: `WIDE_TABLE_UPDATES` for a table of at least `WIDE_TABLE_COLUMNS` columns with their own number lines, else `DEFAULT_MIN_UPDATES`."
     columns = len(getattr(template, "number_columns", None) or ())
-    return min(MOST_DEFAULT_UPDATES, max(DEFAULT_MIN_UPDATES, UPDATES_PER_NUMBER_COLUMN * columns))
+    return WIDE_TABLE_UPDATES if columns >= WIDE_TABLE_COLUMNS else DEFAULT_MIN_UPDATES
 
 # %% ../nbs/31_prepare.ipynb #2e3f9357
 log = logging.getLogger("mlx_modernbert")

@@ -13,10 +13,10 @@ import yaml
 from .errors import RunConfigError
 
 # %% auto #0
-__all__ = ['DEFAULT_EPOCHS', 'DEFAULT_MIN_UPDATES', 'UPDATES_PER_NUMBER_COLUMN', 'MOST_DEFAULT_UPDATES', 'TRAIN_FIELDS',
-           'TrainConfig', 'PRESETS', 'ENV_PREFIX', 'BACKEND_ENV', 'RUN_KEYS_ADDED', 'opt', 'RunConfig', 'field_types',
-           'check_fields', 'base_types', 'coerce', 'check_keys', 'read_config_file', 'resolve_config',
-           'write_run_config', 'saved_run_config', 'commented_config']
+__all__ = ['DEFAULT_EPOCHS', 'DEFAULT_MIN_UPDATES', 'WIDE_TABLE_COLUMNS', 'WIDE_TABLE_UPDATES', 'TRAIN_FIELDS', 'TrainConfig',
+           'PRESETS', 'ENV_PREFIX', 'BACKEND_ENV', 'RUN_KEYS_ADDED', 'opt', 'RunConfig', 'field_types', 'check_fields',
+           'base_types', 'coerce', 'check_keys', 'read_config_file', 'resolve_config', 'write_run_config',
+           'saved_run_config', 'commented_config']
 
 # %% ../nbs/30_runconfig.ipynb #d7b0cc4a
 def opt(
@@ -29,8 +29,8 @@ def opt(
 
 DEFAULT_EPOCHS = 4          # passes over the training rows
 DEFAULT_MIN_UPDATES = 150   # the fewest optimizer updates a model gets by default (bench/accuracy.md: iris 24 -> 150 updates, text alone 0.77 -> 0.93)
-UPDATES_PER_NUMBER_COLUMN = 30   # the default budget grows with the measured columns, each learning its own number line (`numbers: embed`)...
-MOST_DEFAULT_UPDATES = 660       # ...up to this (bench/accuracy.md: House Prices and breast cancer gain from 660, not from 150)
+WIDE_TABLE_COLUMNS = 20     # a table with this many measured columns, each learning its own number line (`numbers: embed`), ...
+WIDE_TABLE_UPDATES = 660    # ... gets this many updates by default (bench/accuracy.md: House Prices and breast cancer gain from 660; wine and diabetes not from 270-660)
 
 @dataclass
 class RunConfig:
@@ -52,7 +52,7 @@ class RunConfig:
     data_dictionary: str|None = opt(None, "a file describing the columns (Kaggle's data_description.txt layout, or YAML/JSON column -> {description, values}): the key-value template writes coded values as their meanings")
     max_length: int|None = opt(None, "tokens per row (longer rows are truncated, with a warning); none (default): 128, or the longest training row's length when longer, up to 512 (and the model's limit), so wide tables keep every column")
     epochs: int = opt(DEFAULT_EPOCHS, "passes over the training data")
-    min_updates: int|None = opt(None, "at least this many optimizer updates per model, so small and wide tables train long enough; none (default): fitted to the table, 30 for each measured column on its own number line (numbers: embed), at least 150 and at most 660, unless epochs is set (by a preset, file, environment or flag), then 0; 0: epochs as given")
+    min_updates: int|None = opt(None, "at least this many optimizer updates per model, so small and wide tables train long enough; none (default): fitted to the table, 660 for a table with 20 or more measured columns on their own number lines (numbers: embed), else 150, unless epochs is set (by a preset, file, environment or flag), then 0; 0: epochs as given")
     batch_size: int = opt(16, "rows per micro-batch")
     eval_batch_size: int = opt(64, "rows per batch when predicting")
     grad_accum: int = opt(1, "micro-batches per optimizer update")
