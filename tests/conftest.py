@@ -19,13 +19,20 @@ CI runs every test in `tests/`, slow ones included. The notebooks' slow cells ar
 with its plots, a trainer epoch timed, an ONNX export, a study of several trials, a registered run) whose behaviour
 the tests in `tests/` check through the CLI (test_e2e, test_export, test_tune, test_tracking_server, ...), so CI
 leaves them out to stay within its time budget; `--slow-notebooks` runs them too."""
-import json, os
+import json, os, sys
 from pathlib import Path
 import pytest
 
 if os.environ.get("PYTEST_XDIST_WORKER"):   # a worker of `-n 2` or more: one math thread each (see the docstring)
     threads = os.environ.get("TEST_MATH_THREADS", "1")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"): os.environ[var] = threads
+
+# The kaggle package creates its config folder when imported, with os.makedirs and no exist_ok: two workers collecting
+# test_kaggle_api.py at once on a machine without the folder race, and one fails with FileExistsError. Make it first.
+_kaggle_dir = Path(os.environ.get("KAGGLE_CONFIG_DIR") or "~/.kaggle").expanduser()
+if not os.environ.get("KAGGLE_CONFIG_DIR") and sys.platform.startswith("linux") and not _kaggle_dir.exists():   # kaggle's XDG rule
+    _kaggle_dir = Path(os.environ.get("XDG_CONFIG_HOME") or Path("~/.config").expanduser()) / "kaggle"
+_kaggle_dir.mkdir(parents=True, exist_ok=True)
 
 DURATIONS = Path(__file__).with_name("durations.json")
 UNKNOWN_SECONDS = 10.0   # a test not yet in durations.json is placed as if it took this long
